@@ -1,0 +1,1 @@
+"""Subcommands of the edge CLI: one module per command, each exposing ``register``."""

@@ -1,0 +1,50 @@
+"""``edge check-config``: validate the config, build every device on mock pins, print a summary."""
+
+from __future__ import annotations
+
+import argparse
+
+from edge.commands.common import load
+from edge.devices import DeviceBank, mock_pin_factory
+from edge.validation import validate_models
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add the ``check-config`` command."""
+    parser = subparsers.add_parser(
+        "check-config",
+        parents=[common],
+        help="validate the config and build every device on mock pins",
+        description="Validate the configuration strictly, build every device on gpiozero mock pins "
+        "(so gpiozero itself checks them), load the intent vocabulary and model, and print a summary.",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate and print the summary; errors propagate as one-line EdgeErrors."""
+    config = load(args)
+    bank = DeviceBank.from_config(config, mock_pin_factory(config.board))
+    bank.close()
+    model_summary = validate_models(config)
+    print(f"{config.source}: ok")
+    print(
+        f"  board:   {config.board.name} ({config.board.description}), pin factory {config.board.pin_factory}"
+    )
+    for device in config.devices:
+        kind = (
+            ("dimmable " if device.pwm else "on/off ") + device.kind
+            if device.kind == "light"
+            else (("variable-speed " if device.pwm else "on/off ") + device.kind)
+        )
+        names = ", ".join(device.spoken_names)
+        print(
+            f"  device:  {device.name:<16} {device.pin:<7} {kind:<20} safe={device.safe_state}  says: {names}"
+        )
+    if config.feedback.status_led:
+        print(f"  status LED: {config.feedback.status_led}")
+    print(f"  wake:    {config.wake.engine} {config.wake.phrase!r} sensitivity={config.wake.sensitivity}")
+    print(f"  asr:     {config.asr.engine} ({config.asr.mode})")
+    for line in model_summary:
+        print(f"  {line}")
+    return 0
