@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
 import sys
 from collections.abc import Sequence
 
@@ -78,13 +77,10 @@ def _add_common_options(parser: argparse.ArgumentParser, default: object) -> Non
 
 
 def configure_logging(debug: bool, quiet: bool) -> None:
-    """Log to stderr; under systemd leave timestamps to journald."""
-    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
-    if os.environ.get("JOURNAL_STREAM"):
-        fmt = "%(levelname)s %(name)s: %(message)s"
-    else:
-        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=level, format=fmt, stream=sys.stderr, force=True)
+    """Log to stderr; under journald with priority prefixes and no timestamps."""
+    from edge.logs import configure
+
+    configure(logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -129,7 +129,9 @@ class Device:
         return {"on": self.is_on, "level_percent": self.level_percent}
 
     def close(self) -> None:
-        """Release the pin (after driving it to the safe state)."""
+        """Release the pin (after driving it to the safe state); closing twice does nothing."""
+        if self._output.closed:
+            return
         try:
             self.to_safe_state()
         finally:

@@ -29,7 +29,8 @@ def load_yaml_mapping(path: Path) -> dict[str, Any]:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ConfigError(source, "", f"invalid YAML: {where}{err.problem}") from None
     except yaml.YAMLError as err:
-        raise ConfigError(source, "", f"invalid YAML: {err}") from None
+        # ReaderError and friends format over several lines; the message must stay one line.
+        raise ConfigError(source, "", f"invalid YAML: {' '.join(str(err).split())}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

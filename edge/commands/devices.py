@@ -10,8 +10,7 @@ from typing import Any
 from edge.commands.common import load, print_json
 from edge.config import Config
 from edge.devices import DeviceBank, mock_pin_factory
-
-DEFAULT_STATUS_FILE = Path("/run/edge/status.json")
+from edge.status import default_status_path
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -24,9 +23,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "there is one; otherwise it is the safe state every output starts in.",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument(
-        "--status-file", type=Path, default=DEFAULT_STATUS_FILE, help="the daemon's status file"
-    )
+    parser.add_argument("--status-file", type=Path, default=None, help="the daemon's status file")
     parser.set_defaults(handler=run)
 
 
@@ -57,7 +54,7 @@ def device_rows(config: Config, status_file: Path) -> tuple[list[dict[str, Any]]
 def run(args: argparse.Namespace) -> int:
     """Print the device table."""
     config = load(args)
-    rows, origin = device_rows(config, args.status_file)
+    rows, origin = device_rows(config, args.status_file or default_status_path())
     if args.json:
         print_json({"devices": rows, "state_source": origin})
         return 0

@@ -1,0 +1,100 @@
+"""Cold start and peak memory of the real ``edge run`` process, per engine configuration.
+
+Starts ``edge run --input -`` exactly as systemd would (with a ``NOTIFY_SOCKET``), times the ``READY=1``
+notification, streams the command fixtures into its stdin as raw audio, and reads the child's peak RSS from
+``wait4`` once it exits at the end of the input.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from bench.fixtures import SHIPPED_CONFIG, load_clips
+from edge.audio import read_wav
+
+READY_TIMEOUT_S = 120
+
+
+def _config_file(directory: Path, wake_engine: str, asr_engine: str) -> Path:
+    data = yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
+    data["wake"]["engine"] = wake_engine
+    data["asr"]["engine"] = asr_engine
+    data["feedback"]["sounds"] = False
+    path = directory / f"{wake_engine}-{asr_engine}.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def _audio(seconds_cap: float) -> bytes:
+    pieces = [read_wav(clip.path) for clip in load_clips()]
+    audio = np.concatenate(pieces)[: int(seconds_cap * 16000)]
+    return audio.astype("<i2").tobytes()
+
+
+def probe(wake_engine: str, asr_engine: str, audio: bytes) -> dict[str, Any]:
+    """Run one daemon to the end of ``audio``; return cold start and peak RSS."""
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        config = _config_file(directory, wake_engine, asr_engine)
+        notify_path = directory / "notify.sock"
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        listener.bind(str(notify_path))
+        listener.settimeout(READY_TIMEOUT_S)
+        env = {
+            **os.environ,
+            "NOTIFY_SOCKET": str(notify_path),
+            "EDGE_STATUS_FILE": str(directory / "status.json"),
+        }
+        command = [sys.executable, "-m", "edge", "run", "-c", str(config), "--board", "sim", "--input", "-"]
+        command += ["--mock-gpio", "--events", "none", "--no-sounds"]
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+        )
+        try:
+            ready_s = None
+            while ready_s is None:
+                message = listener.recv(4096).decode()
+                if "READY=1" in message.split("\n"):
+                    ready_s = time.perf_counter() - started
+            assert process.stdin is not None
+            try:
+                process.stdin.write(audio)
+                process.stdin.close()
+            except BrokenPipeError:
+                pass  # the daemon died early; its exit code and stderr say why
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            listener.close()
+            if process.poll() is None and process.returncode is None:
+                process.kill()
+        stderr = process.stderr.read().decode() if process.stderr else ""
+    exit_code = os.waitstatus_to_exitcode(status)
+    return {
+        "wake_engine": wake_engine,
+        "asr_engine": asr_engine,
+        "cold_start_seconds": round(ready_s, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "audio_seconds": round(len(audio) / 32000, 1),
+        "exit_code": exit_code,
+        "stderr_tail": stderr.strip().splitlines()[-3:] if exit_code else [],
+    }
+
+
+def run(quick: bool, vosk_model_present: bool) -> dict[str, Any]:
+    """Cold start and peak RSS for each configuration."""
+    audio = _audio(60 if quick else 600)
+    setups = [("micro", "pocketsphinx"), ("pocketsphinx", "pocketsphinx")]
+    if vosk_model_present:
+        setups.append(("micro", "vosk"))
+    return {"configurations": [probe(wake, asr, audio) for wake, asr in setups]}

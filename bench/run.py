@@ -1,0 +1,129 @@
+"""Run every benchmark and print one JSON document (stdout) and a short table (stderr).
+
+    python -m bench [--quick] [--only SECTION ...] [--out results.json]
+
+``--quick`` shortens each section (5 minutes of negative audio instead of an hour, a third of the
+fixtures) so the whole run fits in a few minutes on a 2-core board; the full run is what the README quotes.
+Every number is measured in this run: nothing is cached or copied in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from edge.config import DEFAULT_VOSK_MODEL_DIRS
+
+SECTIONS = ("intent", "wake", "accuracy", "latency", "daemon")
+
+
+def english_vosk_model() -> Path | None:
+    """The English Vosk model `edge models fetch vosk-small-en` installed, if any."""
+    env = os.environ.get("EDGE_VOSK_MODEL")
+    candidates = [Path(env)] if env else list(DEFAULT_VOSK_MODEL_DIRS)
+    return next((path for path in candidates if (path / "am").is_dir() or (path / "conf").is_dir()), None)
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    model = Path("/proc/device-tree/model")
+    cpu = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.lower().startswith(("model name", "hardware")):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "board": model.read_text(errors="replace").strip("\x00\n") if model.is_file() else None,
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+    }
+
+
+def _sections(quick: bool, vosk: Path | None) -> dict[str, Callable[[], dict[str, Any]]]:
+    from bench import accuracy, daemon_probe, intent_bench, latency, wake_cost
+
+    return {
+        "intent": lambda: intent_bench.run(quick),
+        "wake": lambda: wake_cost.run(quick, vosk),
+        "accuracy": lambda: accuracy.run(quick, vosk is not None),
+        "latency": lambda: latency.run(quick),
+        "daemon": lambda: daemon_probe.run(quick, vosk is not None),
+    }
+
+
+def run(quick: bool, only: list[str] | None = None) -> dict[str, Any]:
+    """Run the chosen sections and return the whole result document."""
+    vosk = english_vosk_model()
+    results: dict[str, Any] = {
+        "command": "python -m bench" + (" --quick" if quick else ""),
+        "quick": quick,
+        "machine": machine(),
+        "english_vosk_model": str(vosk) if vosk else None,
+    }
+    for name, section in _sections(quick, vosk).items():
+        if only and name not in only:
+            continue
+        started = time.perf_counter()
+        print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        results[name] = section()
+        results[name]["wall_seconds"] = round(time.perf_counter() - started, 1)
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    """A few headline numbers for people; the JSON has everything."""
+    lines = [f"machine: {results['machine']['cpu']} x{results['machine']['cpus']}"]
+    if "intent" in results:
+        intent = results["intent"]
+        lines.append(
+            f"intent: {json.dumps({k: v for k, v in intent.items() if not isinstance(v, dict | list)})}"
+        )
+    for engine in results.get("wake", {}).get("engines", []):
+        lines.append(
+            f"wake {engine['engine']:<13} cpu/s audio {engine['cpu_seconds_per_audio_second']:.4f}  "
+            f"false wakes/h {engine['false_wakes_per_hour']:<6} detection {engine['detection_rate']}"
+        )
+    for config in results.get("accuracy", {}).get("configurations", []):
+        lines.append(
+            f"commands wake={config['wake_engine']} asr={config['asr_engine']}/{config['asr_mode']}: "
+            f"accuracy {config['command_accuracy']} by snr {config['by_snr']}"
+        )
+    if "latency" in results:
+        latency = results["latency"]
+        lines.append(
+            f"latency end of speech -> GPIO ms: {latency['end_of_speech_to_gpio_ms']} split {latency['split_ms']}"
+        )
+    for config in results.get("daemon", {}).get("configurations", []):
+        lines.append(
+            f"daemon wake={config['wake_engine']} asr={config['asr_engine']}: cold start "
+            f"{config['cold_start_seconds']} s, peak RSS {config['peak_rss_mb']} MB"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short version for tests and CI (a few minutes)")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    parser.add_argument("--out", type=Path, help="also write the JSON document to this file")
+    args = parser.parse_args(argv)
+    results = run(args.quick, args.only)
+    document = json.dumps(results, indent=2)
+    print(document)
+    if args.out:
+        args.out.write_text(document + "\n", encoding="utf-8")
+    print(table(results), file=sys.stderr)
+    return 0

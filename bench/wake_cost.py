@@ -1,0 +1,90 @@
+"""Always-on cost and false wakes of each wake engine, on the same generated negative stream.
+
+CPU seconds per second of audio are process CPU time spent inside ``WakeDetector.process``; false wakes are
+detections on a stream that never contains the wake phrase, counted as the pipeline would (the detector is
+reset after a wake and the refractory period skipped). The detection rate comes from the positive fixtures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from bench.fixtures import bench_config, load_clips
+from bench.negative_stream import negative_stream
+from edge.audio import chunk_samples, read_wav
+from edge.wake import wake_from_config
+
+BLOCK_S = 60
+
+
+def _stream_blocks(seconds: float, chunk_ms: int) -> Iterator[list[np.ndarray]]:
+    """Yield the negative stream in blocks of about a minute, as lists of int16 chunks."""
+    block: list[np.ndarray] = []
+    per_block = BLOCK_S * 1000 // chunk_ms
+    for chunk in negative_stream(seconds, chunk_ms=chunk_ms):
+        block.append(chunk)
+        if len(block) == per_block:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def measure_engine(engine: str, seconds: float, vosk_model: Any = None) -> dict[str, Any]:
+    """Feed ``seconds`` of negative audio and every positive fixture through one wake engine."""
+    config = bench_config()
+    wake_config = dataclasses.replace(config.wake, engine=engine, vosk_model=vosk_model)
+    chunk_ms = config.audio.chunk_ms
+    detector = wake_from_config(wake_config)
+    cpu_s = 0.0
+    false_wakes = 0
+    audio_ms = 0
+    skip_until_ms = -1
+    try:
+        for block in _stream_blocks(seconds, chunk_ms):
+            chunks = list(chunk_samples(np.concatenate(block), chunk_ms, audio_ms))
+            started = time.process_time()
+            for chunk in chunks:
+                if chunk.timestamp_ms < skip_until_ms:
+                    continue
+                if detector.process(chunk) is not None:
+                    false_wakes += 1
+                    detector.reset()
+                    skip_until_ms = chunk.timestamp_ms + config.wake.refractory_ms
+            cpu_s += time.process_time() - started
+            audio_ms += len(chunks) * chunk_ms
+        detected, positives = 0, 0
+        for clip in load_clips():
+            if not (clip.wake and clip.intent is not None):
+                continue
+            detector.reset()
+            positives += 1
+            hits = (detector.process(c) for c in chunk_samples(read_wav(clip.path), chunk_ms))
+            detected += any(hit is not None for hit in hits)
+    finally:
+        detector.close()
+    hours = audio_ms / 3_600_000
+    return {
+        "engine": engine,
+        "phrase": wake_config.phrase,
+        "audio_seconds": round(audio_ms / 1000, 1),
+        "cpu_seconds_per_audio_second": round(cpu_s / (audio_ms / 1000), 5),
+        "false_wakes": false_wakes,
+        "false_wakes_per_hour": round(false_wakes / hours, 2),
+        "detection_rate": round(detected / positives, 4) if positives else None,
+        "positive_clips": positives,
+    }
+
+
+def run(quick: bool, vosk_wake_model: Any = None) -> dict[str, Any]:
+    """Every available wake engine on the same stream: an hour, or five minutes with ``quick``."""
+    seconds = 300 if quick else 3600
+    engines = [measure_engine("micro", seconds), measure_engine("pocketsphinx", seconds)]
+    if vosk_wake_model is not None:
+        engines.append(measure_engine("vosk", seconds, vosk_wake_model))
+    return {"negative_stream_seconds": seconds, "engines": engines}

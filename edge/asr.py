@@ -1,0 +1,269 @@
+"""Command recognizers: Vosk (Kaldi) and PocketSphinx, each restricted to the command vocabulary or free.
+
+In grammar mode the recognizer can only answer with the configured command phrases (plus ``[unk]`` for
+Vosk), which makes a small model accurate on a Pi and keeps stray words out of the intent classifier. Free
+mode uses each engine's own language model. ``asr: auto`` picks Vosk when an English Vosk model is
+installed and PocketSphinx (whose US English model ships in its wheel) otherwise.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from edge.audio import SAMPLE_RATE_HZ, AudioChunk
+from edge.config import DEFAULT_VOSK_MODEL_DIRS, AsrConfig
+from edge.errors import BackendMissingError, ModelError
+
+log = logging.getLogger(__name__)
+
+MAX_GRAMMAR_PHRASES = 3000  # past this, the grammar lists words instead of whole phrases
+_JSGF_WORD = re.compile(r"^[a-z][a-z']*$")
+
+
+class PhraseSource(Protocol):
+    """What the recognizers need from the vocabulary (edge.vocabulary.Vocabulary fits)."""
+
+    def command_phrases(self) -> list[str]: ...
+    def words(self) -> list[str]: ...
+
+
+def is_vosk_model(path: Path) -> bool:
+    """True when ``path`` looks like an unpacked Vosk model (acoustic model and configuration)."""
+    return (path / "am" / "final.mdl").is_file() and (path / "conf").is_dir()
+
+
+def find_vosk_model(configured: Path | None) -> Path | None:
+    """The configured Vosk model directory, else the first default location holding one, else None."""
+    candidates = [configured] if configured is not None else list(DEFAULT_VOSK_MODEL_DIRS)
+    for candidate in candidates:
+        if is_vosk_model(candidate):
+            return candidate
+    return None
+
+
+def _import_vosk() -> Any:
+    try:
+        import vosk
+    except ImportError:
+        raise BackendMissingError("Vosk recognition needs: pip install vosk") from None
+    vosk.SetLogLevel(-1)  # Kaldi's per-utterance chatter would drown the daemon's own log
+    return vosk
+
+
+@functools.lru_cache(maxsize=2)
+def load_vosk_model(path: Path) -> Any:
+    """Load a Vosk model once per process (the wake detector and the recognizer share it)."""
+    vosk = _import_vosk()
+    if not is_vosk_model(path):
+        raise ModelError(f"{path}: not a Vosk model (expected am/final.mdl and conf/)")
+    try:
+        return vosk.Model(str(path))
+    except Exception as err:  # vosk raises a bare Exception when Kaldi cannot read the model
+        raise ModelError(f"{path}: cannot load the Vosk model: {err}") from None
+
+
+def pocketsphinx_decoder(**options: Any) -> Any:
+    """A PocketSphinx decoder with the bundled US English model and its logging silenced."""
+    try:
+        import pocketsphinx
+    except ImportError:
+        raise BackendMissingError("PocketSphinx recognition needs: pip install pocketsphinx") from None
+    return pocketsphinx.Decoder(loglevel="FATAL", **options)
+
+
+def _clean(text: str) -> str:
+    return " ".join(word for word in text.split() if word != "[unk]")
+
+
+class VoskRecognizer:
+    """Vosk, optionally restricted to a grammar of the command phrases."""
+
+    engine = "vosk"
+
+    def __init__(self, model_dir: Path, phrases: Sequence[str] | None = None) -> None:
+        vosk = _import_vosk()
+        self.model_dir = model_dir
+        self._model = load_vosk_model(model_dir)
+        if phrases:
+            entries = list(dict.fromkeys(phrases))
+            if len(entries) > MAX_GRAMMAR_PHRASES:
+                entries = sorted({word for phrase in entries for word in phrase.split()})
+            self.grammar: list[str] | None = [*entries, "[unk]"]
+            self._recognizer = vosk.KaldiRecognizer(
+                self._model, SAMPLE_RATE_HZ, json.dumps(self.grammar, ensure_ascii=False)
+            )
+        else:
+            self.grammar = None
+            self._recognizer = vosk.KaldiRecognizer(self._model, SAMPLE_RATE_HZ)
+        self._segments: list[str] = []
+
+    def start(self) -> None:
+        """Begin a new command."""
+        self.reset()
+
+    def process(self, chunk: AudioChunk) -> None:
+        """Feed one chunk."""
+        # Vosk closes a segment at its own pause detection; a command with a pause spans several.
+        if self._recognizer.AcceptWaveform(chunk.pcm):
+            self._segments.append(json.loads(self._recognizer.Result()).get("text", ""))
+
+    def partial(self) -> str:
+        """The current best guess, for live display."""
+        return _clean(json.loads(self._recognizer.PartialResult()).get("partial", ""))
+
+    def finish(self) -> str:
+        """End the command and return its text (``[unk]`` removed)."""
+        self._segments.append(json.loads(self._recognizer.FinalResult()).get("text", ""))
+        text = _clean(" ".join(self._segments))
+        self._segments = []
+        return text
+
+    def reset(self) -> None:
+        """Forget any audio in progress."""
+        self._recognizer.Reset()
+        self._segments = []
+
+    def close(self) -> None:
+        """Nothing to release beyond the cached model."""
+        self._segments = []
+
+
+def jsgf_grammar(phrases: Sequence[str], known: Any, lead_in: str = "") -> tuple[str, list[str]]:
+    """A JSGF grammar of the phrases whose every word ``known(word)`` accepts; also the rejected words.
+
+    Each word of ``lead_in`` (the wake phrase) may optionally come first: the pipeline's pre-roll hands the
+    recognizer the end of the wake phrase, which a strict grammar would otherwise force onto a command.
+    """
+    rejected: set[str] = set()
+    trie: dict[str, Any] = {}
+    for phrase in dict.fromkeys(phrases):
+        words = phrase.split()
+        bad = [w for w in words if not _JSGF_WORD.match(w) or not known(w)]
+        if bad:
+            # A phrase missing a word would mean something else ("turn on the X light" -> "the light").
+            rejected.update(bad)
+            continue
+        node = trie
+        for word in words:
+            node = node.setdefault(word, {})
+        node[""] = {}  # end of a phrase
+    if not trie:
+        raise ModelError("no command phrase has all its words in the PocketSphinx dictionary")
+    prefix = "".join(f"[ {w} ] " for w in lead_in.split() if _JSGF_WORD.match(w) and known(w))
+    rule = f"public <command> = {prefix}{_jsgf_alternatives(trie)};"
+    return f"#JSGF V1.0;\ngrammar edge;\n{rule}\n", sorted(rejected)
+
+
+def _jsgf_alternatives(trie: dict[str, Any]) -> str:
+    # Phrases factored as a prefix tree: thousands of flat alternatives make PocketSphinx's search start
+    # thousands of parallel paths and lose the right one to pruning; a tree shares each prefix.
+    branches = []
+    for word, rest in sorted(trie.items()):
+        if word == "":
+            continue
+        tail = _jsgf_alternatives(rest) if rest else ""
+        branches.append(f"{word} {tail}".strip())
+    body = " | ".join(branches)
+    if "" in trie:
+        return f"[ {body} ]" if branches else ""
+    return f"( {body} )" if len(branches) > 1 else body
+
+
+class PocketSphinxRecognizer:
+    """PocketSphinx with a JSGF grammar of the command phrases, or its bundled language model."""
+
+    engine = "pocketsphinx"
+
+    def __init__(self, phrases: Sequence[str] | None = None, *, lead_in: str = "") -> None:
+        if phrases:
+            self._decoder = pocketsphinx_decoder(lm=None)
+            known = lambda w: self._decoder.lookup_word(w) is not None  # noqa: E731
+            grammar, rejected = jsgf_grammar(phrases, known, lead_in)
+            if rejected:
+                log.warning(
+                    "asr: PocketSphinx's dictionary lacks %s; phrases with them are left out",
+                    ", ".join(rejected),
+                )
+            self._decoder.add_jsgf_string("commands", grammar)
+            self.lead_in = lead_in
+            self._phrases: set[str] | None = {" ".join(p.split()) for p in phrases}
+            self._decoder.activate_search("commands")
+            self.grammar: str | None = grammar
+        else:
+            self._decoder = pocketsphinx_decoder()
+            self.grammar = None
+            self.lead_in = ""
+            self._phrases = None
+        self._in_utterance = False
+
+    def start(self) -> None:
+        """Begin a new command."""
+        self.reset()
+        self._decoder.start_utt()
+        self._in_utterance = True
+
+    def process(self, chunk: AudioChunk) -> None:
+        """Feed one chunk."""
+        if not self._in_utterance:
+            self.start()
+        self._decoder.process_raw(chunk.pcm, False, False)
+
+    def finish(self) -> str:
+        """End the command and return its text (without any lead-in words)."""
+        if not self._in_utterance:
+            return ""
+        self._decoder.end_utt()
+        self._in_utterance = False
+        hypothesis = self._decoder.hyp()
+        words = [] if hypothesis is None else _clean(hypothesis.hypstr).split()
+        lead_in = self.lead_in.split()
+        while words and words[0] in lead_in:
+            lead_in = lead_in[lead_in.index(words[0]) + 1 :]
+            words = words[1:]
+        text = " ".join(words)
+        if self._phrases is not None and text and text not in self._phrases:
+            # With no complete path through the grammar PocketSphinx returns the best partial one
+            # ("turn on the"); that is not a command the person said.
+            log.debug("asr: partial grammar match %r discarded", text)
+            return ""
+        return text
+
+    def reset(self) -> None:
+        """Forget any audio in progress."""
+        if self._in_utterance:
+            self._decoder.end_utt()
+            self._in_utterance = False
+
+    def close(self) -> None:
+        """End any utterance in progress."""
+        self.reset()
+
+
+def recognizer_from_config(
+    config: AsrConfig, vocabulary: PhraseSource, *, wake_phrase: str = ""
+) -> tuple[VoskRecognizer | PocketSphinxRecognizer, str]:
+    """Build the command recognizer the ``asr`` section asks for; also say why this engine.
+
+    ``wake_phrase`` lets a PocketSphinx grammar absorb the end of the wake phrase that the pre-roll carries.
+    """
+    phrases = vocabulary.command_phrases() if config.mode == "grammar" else None
+    mode = f"grammar of {len(phrases)} phrases" if phrases else "free-form"
+    where = str(config.vosk_model) if config.vosk_model else " or ".join(map(str, DEFAULT_VOSK_MODEL_DIRS))
+    if config.engine in ("auto", "vosk"):
+        model_dir = find_vosk_model(config.vosk_model)
+        if model_dir is not None:
+            return VoskRecognizer(model_dir, phrases), f"vosk ({mode}): model at {model_dir}"
+        if config.engine == "vosk":
+            raise ModelError(
+                f"asr.engine is vosk but there is no Vosk model in {where}; run `edge models fetch vosk-small-en`"
+            )
+        reason = f"pocketsphinx ({mode}): no English Vosk model in {where}"
+    else:
+        reason = f"pocketsphinx ({mode}): asr.engine is pocketsphinx"
+    return PocketSphinxRecognizer(phrases, lead_in=wake_phrase), reason

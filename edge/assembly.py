@@ -1,0 +1,96 @@
+"""Build the whole voice runtime from a validated config: devices, stages, pipeline, feedback.
+
+One place wires the stages together so ``edge run``, ``edge replay``, the benchmarks and the tests all run
+exactly the same pipeline; they differ only in the audio source and the pin factory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from gpiozero.pins import Factory
+
+from edge.asr import recognizer_from_config
+from edge.config import Config
+from edge.devices import DeviceBank, make_pin_factory
+from edge.endpoint import Endpointer
+from edge.events import Event
+from edge.feedback import Feedback
+from edge.pipeline import Pipeline
+from edge.understanding import Understanding
+from edge.vocabulary import load_vocabulary
+from edge.wake import wake_from_config
+
+log = logging.getLogger(__name__)
+
+# Audio kept from before the wake fired, handed to the command recognizer: "hey jarvis turn on the light"
+# said in one breath starts the command before the wake detector has finished deciding.
+PREROLL_MS = 300
+
+
+@dataclass
+class Runtime:
+    """Everything ``edge run`` needs, built and ready; ``close`` puts outputs in their safe state."""
+
+    config: Config
+    bank: DeviceBank
+    pipeline: Pipeline
+    understanding: Understanding
+    feedback: Feedback
+    asr_reason: str
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def publish(self, event: Event) -> None:
+        """Hand one pipeline event to the feedback sounds and status LED."""
+        self.feedback.on_event(event)
+
+    def close(self) -> None:
+        """Release engines and devices; outputs go to their safe state even if a closer fails."""
+        try:
+            for closer in reversed(self._closers):
+                try:
+                    closer()
+                except Exception:
+                    log.exception("runtime: failed to close %r", closer)
+        finally:
+            self.bank.close()
+
+
+def build_runtime(
+    config: Config, *, mock_gpio: bool = False, sounds: bool = False, pin_factory: Factory | None = None
+) -> Runtime:
+    """Build devices (safe state first), then models and engines, then the pipeline.
+
+    ``pin_factory`` injects gpiozero's backend (tests pass a ``MockFactory`` to read the pins back); by default
+    it is the board's, or gpiozero's mock pins with ``mock_gpio``.
+    """
+    if pin_factory is None:
+        pin_factory = make_pin_factory(config.board, mock=mock_gpio)
+    bank = DeviceBank.from_config(config, pin_factory)
+    closers: list[Callable[[], None]] = []
+    try:
+        vocabulary = load_vocabulary(config.intent.vocabulary, config.devices)
+        understanding = Understanding.from_config(config, bank)
+        wake = wake_from_config(config.wake)
+        closers.append(wake.close)
+        recognizer, asr_reason = recognizer_from_config(config.asr, vocabulary)
+        closers.append(recognizer.close)
+        log.info("asr: %s (%s)", recognizer.engine, asr_reason)
+        feedback = Feedback.from_config(config, pin_factory, sounds=sounds)
+        closers.append(feedback.close)
+        pipeline = Pipeline(
+            wake,
+            recognizer,
+            Endpointer(config.endpoint),
+            understanding,
+            refractory_ms=config.wake.refractory_ms,
+            preroll_ms=PREROLL_MS,
+        )
+    except BaseException:
+        for closer in reversed(closers):
+            closer()
+        bank.close()
+        raise
+    return Runtime(config, bank, pipeline, understanding, feedback, asr_reason, closers)

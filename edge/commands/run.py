@@ -1,0 +1,107 @@
+"""``edge run``: the daemon's main job, listening on the microphone (or a file, for demos and tests)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from edge.assembly import build_runtime
+from edge.audio import AudioSource, MicrophoneSource, RawSource, WavSource
+from edge.commands.common import load, print_json
+from edge.commands.replay import describe
+from edge.config import Config
+from edge.daemon import Daemon
+from edge.events import Event
+from edge.status import DaemonStats, StatusWriter, default_status_path
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add the ``run`` command."""
+    parser = subparsers.add_parser(
+        "run",
+        parents=[common],
+        help="listen on the microphone and switch devices (the daemon's main job)",
+        description="Listen for the wake phrase, recognize the command offline, understand it and switch the "
+        "GPIO outputs. Runs until SIGTERM or Ctrl-C; every output returns to its safe state on exit.",
+    )
+    parser.add_argument(
+        "--input",
+        metavar="SOURCE",
+        help="listen to a WAV file (paced in real time) or '-' for raw 16 kHz s16le mono on stdin, "
+        "instead of the microphone",
+    )
+    parser.add_argument(
+        "--mock-gpio", action="store_true", help="drive gpiozero's mock pins, not the board's"
+    )
+    parser.add_argument(
+        "--events",
+        choices=("text", "json", "none"),
+        default=None,
+        help="print what was heard, understood and done (default: text on a terminal, none otherwise)",
+    )
+    parser.add_argument("--status-file", type=Path, help="where to write the status for `edge status`")
+    parser.add_argument(
+        "--no-sounds", action="store_true", help="no feedback sounds, whatever the config says"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the runtime, then serve until stopped."""
+    config = load(args)
+    runtime = build_runtime(
+        config, mock_gpio=args.mock_gpio, sounds=config.feedback.sounds and not args.no_sounds
+    )
+    try:
+        sinks: list[Callable[[Event], None]] = [runtime.publish]
+        printer = _event_printer(args.events)
+        if printer is not None:
+            sinks.append(printer)
+        stats = DaemonStats()
+        daemon = Daemon(
+            _source_opener(config, args.input),
+            runtime.pipeline,
+            runtime.bank,
+            stats=stats,
+            status_writer=StatusWriter(args.status_file or default_status_path()),
+            sinks=tuple(sinks),
+            stop_when_source_ends=args.input is not None,
+        )
+        daemon.install_signal_handlers()
+        daemon.run()
+    finally:
+        runtime.close()
+    return 0
+
+
+def _source_opener(config: Config, spec: str | None) -> Callable[[], AudioSource]:
+    chunk_ms = config.audio.chunk_ms
+    if spec == "-":
+        return lambda: RawSource(sys.stdin.buffer, chunk_ms=chunk_ms)
+    if spec is not None:
+        path = Path(spec)
+        return lambda: WavSource(path, chunk_ms=chunk_ms, realtime=True)
+    audio = config.audio
+    return lambda: MicrophoneSource(
+        audio.device,
+        sample_rate_hz=audio.sample_rate_hz,
+        channels=audio.channels,
+        chunk_ms=chunk_ms,
+        queue_chunks=audio.queue_chunks,
+    )
+
+
+def _event_printer(mode: str | None) -> Callable[[Event], None] | None:
+    if mode is None:
+        mode = "text" if sys.stdout.isatty() and "JOURNAL_STREAM" not in os.environ else "none"
+    if mode == "json":
+        return lambda event: print_json(event.to_dict())
+    if mode == "text":
+        return lambda event: print(describe(event), flush=True)
+    return None

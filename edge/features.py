@@ -1,0 +1,135 @@
+"""Text features for the intent classifier: hashed word unigrams/bigrams plus character n-grams.
+
+Before hashing, configured device names become their kind (``lamp`` -> ``light``), rooms become ``room``,
+fan level names ``level`` and numbers ``num``, so one model serves any device configuration and a
+renamed device needs no retraining. Character n-grams keep a misrecognized word (``lite``, ``dimmer``
+heard as ``dinner``) close to the right one.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from edge.config import DeviceConfig
+from edge.numbers import parse_number
+
+# Bump when the features below change in any way: models trained with another version are refused.
+FEATURE_VERSION = 1
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """How text becomes a vector; stored in the model manifest."""
+
+    version: int = FEATURE_VERSION
+    dims: int = 1024
+    word_ngrams: tuple[int, int] = (1, 2)
+    char_ngrams: tuple[int, int] = (3, 4)
+    char_weight: float = 0.5  # character n-grams are many; this keeps words the stronger signal
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready settings."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureSettings:
+        """Rebuild settings from a manifest (KeyError/TypeError/ValueError on a malformed one)."""
+        word = [int(v) for v in data["word_ngrams"]]
+        char = [int(v) for v in data["char_ngrams"]]
+        return cls(
+            version=int(data["version"]),
+            dims=int(data["dims"]),
+            word_ngrams=(word[0], word[1]),
+            char_ngrams=(char[0], char[1]),
+            char_weight=float(data["char_weight"]),
+        )
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Configured phrases and what the classifier sees instead (``kitchen light`` -> ``light``)."""
+
+    phrases: dict[tuple[str, ...], str]
+
+    @classmethod
+    def from_devices(cls, devices: Sequence[DeviceConfig]) -> Lexicon:
+        """Device names and aliases -> kind, rooms -> ``room``, fan level names -> ``level``."""
+        phrases: dict[tuple[str, ...], str] = {}
+        for device in devices:
+            for level in device.levels:
+                phrases[tuple(level.split())] = "level"
+            if device.room:
+                phrases[tuple(device.room.split())] = "room"
+        for device in devices:
+            for name in device.spoken_names:
+                phrases[tuple(name.split())] = device.kind
+        return cls(phrases)
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case words as a recognizer writes them; ``50%`` becomes ``50 percent``."""
+    spaced = text.lower().replace("-", " ").replace("%", " percent ")
+    return [word for word in (w.strip("'") for w in _WORD.findall(spaced)) if word]
+
+
+def normalize(text: str, lexicon: Lexicon) -> list[str]:
+    """Tokens with configured names, rooms, levels and numbers replaced by placeholders."""
+    words = tokens(text)
+    longest = max((len(p) for p in lexicon.phrases), default=0)
+    result: list[str] = []
+    i = 0
+    while i < len(words):
+        for length in range(min(longest, len(words) - i), 0, -1):
+            replacement = lexicon.phrases.get(tuple(words[i : i + length]))
+            if replacement:
+                result.append(replacement)
+                i += length
+                break
+        else:
+            number = parse_number(words, i)
+            if number:
+                result.append("num")
+                i += number[1]
+            else:
+                result.append(words[i])
+                i += 1
+    return result
+
+
+def _grams(words: list[str], settings: FeatureSettings) -> list[tuple[str, float]]:
+    grams: list[tuple[str, float]] = []
+    padded = ["<s>", *words, "</s>"]
+    low, high = settings.word_ngrams
+    for n in range(low, high + 1):
+        source = words if n == 1 else padded
+        grams += [("w" + " ".join(source[i : i + n]), 1.0) for i in range(len(source) - n + 1)]
+    low, high = settings.char_ngrams
+    for word in words:
+        marked = f"<{word}>"
+        for n in range(low, high + 1):
+            grams += [("c" + marked[i : i + n], settings.char_weight) for i in range(len(marked) - n + 1)]
+    return grams
+
+
+def featurize(words: list[str], settings: FeatureSettings) -> np.ndarray:
+    """Hash the n-grams of ``words`` into an L2-normalized float32 vector of ``settings.dims``."""
+    vector = np.zeros(settings.dims, dtype=np.float32)
+    for gram, weight in _grams(words, settings):
+        vector[zlib.crc32(gram.encode()) % settings.dims] += weight
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm else vector
+
+
+def featurize_many(texts: Sequence[str], lexicon: Lexicon, settings: FeatureSettings) -> np.ndarray:
+    """Feature matrix (len(texts) x dims) for many texts."""
+    matrix = np.zeros((len(texts), settings.dims), dtype=np.float32)
+    for row, text in enumerate(texts):
+        matrix[row] = featurize(normalize(text, lexicon), settings)
+    return matrix

@@ -1,0 +1,183 @@
+"""The intent model as a .tflite flatbuffer: a two-layer MLP plus a JSON manifest in its metadata.
+
+Written through the official TFLite schema (``schema_py_generated``, shipped inside ai-edge-litert) with only
+ops that tflite-runtime 2.14 already runs: FULLY_CONNECTED v1 (fused RELU) and SOFTMAX v1, float32.
+The manifest (metadata buffer ``edge_manifest``) carries the labels, feature settings, threshold and the
+sha256 of the weights, so a file that was cut short or altered is refused before any inference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from edge.errors import BackendMissingError, ModelError
+
+MANIFEST_NAME = "edge_manifest"
+FILE_IDENTIFIER = b"TFL3"
+_SCHEMA_MODULES = (
+    "ai_edge_litert.schema_py_generated",
+    "tflite_runtime.schema_py_generated",
+    "tensorflow.lite.python.schema_py_generated",
+)
+
+
+def schema() -> ModuleType:
+    """Import the generated TFLite schema from whichever package ships it."""
+    for name in _SCHEMA_MODULES:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise BackendMissingError(
+        "the TFLite schema (schema_py_generated) was not found: pip install ai-edge-litert flatbuffers"
+    )
+
+
+@dataclass(frozen=True)
+class MLPWeights:
+    """input (F) -> FULLY_CONNECTED+RELU (H) -> FULLY_CONNECTED (C) -> SOFTMAX; matrices are (out, in)."""
+
+    w1: np.ndarray
+    b1: np.ndarray
+    w2: np.ndarray
+    b2: np.ndarray
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """The numpy reference of the TFLite graph: probabilities for a batch (N x F)."""
+        hidden = np.maximum(x @ self.w1.T + self.b1, 0.0)
+        logits = hidden @ self.w2.T + self.b2
+        logits = logits - logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def digest(self) -> str:
+        """sha256 of the raw float32 weights in graph order."""
+        sha = hashlib.sha256()
+        for array in (self.w1, self.b1, self.w2, self.b2):
+            sha.update(np.ascontiguousarray(array, dtype="<f4").tobytes())
+        return sha.hexdigest()
+
+
+def _tensor(s: ModuleType, name: str, shape: list[int], buffer: int) -> Any:
+    tensor = s.TensorT()
+    tensor.name, tensor.shape, tensor.type, tensor.buffer = name, shape, s.TensorType.FLOAT32, buffer
+    return tensor
+
+
+def _buffer(s: ModuleType, data: bytes | None) -> Any:
+    buffer = s.BufferT()
+    if data is not None:
+        buffer.data = np.frombuffer(data, dtype=np.uint8)
+    return buffer
+
+
+def _operator(s: ModuleType, code: int, inputs: list[int], outputs: list[int], options: Any) -> Any:
+    op = s.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = code, inputs, outputs
+    if isinstance(options, s.FullyConnectedOptionsT):
+        op.builtinOptionsType = s.BuiltinOptions.FullyConnectedOptions
+    else:
+        op.builtinOptionsType = s.BuiltinOptions.SoftmaxOptions
+    op.builtinOptions = options
+    return op
+
+
+def write_tflite(weights: MLPWeights, manifest: dict[str, Any]) -> bytes:
+    """Serialize the MLP and its manifest; the same inputs give the same bytes."""
+    import flatbuffers
+
+    s = schema()
+    hidden, features = weights.w1.shape
+    classes = weights.w2.shape[0]
+    raw = [
+        np.ascontiguousarray(a, dtype="<f4").tobytes()
+        for a in (weights.w1, weights.b1, weights.w2, weights.b2)
+    ]
+    # Buffer 0 is the empty sentinel the format requires; activations get empty buffers too.
+    buffers = [_buffer(s, None), _buffer(s, None), *(_buffer(s, data) for data in raw[:2])]
+    buffers += [_buffer(s, None), *(_buffer(s, data) for data in raw[2:]), _buffer(s, None), _buffer(s, None)]
+    tensors = [
+        _tensor(s, "features", [1, features], 1),
+        _tensor(s, "dense1/weights", [hidden, features], 2),
+        _tensor(s, "dense1/bias", [hidden], 3),
+        _tensor(s, "dense1/relu", [1, hidden], 4),
+        _tensor(s, "dense2/weights", [classes, hidden], 5),
+        _tensor(s, "dense2/bias", [classes], 6),
+        _tensor(s, "logits", [1, classes], 7),
+        _tensor(s, "probabilities", [1, classes], 8),
+    ]
+    relu = s.FullyConnectedOptionsT()
+    relu.fusedActivationFunction = s.ActivationFunctionType.RELU
+    softmax = s.SoftmaxOptionsT()
+    softmax.beta = 1.0
+    subgraph = s.SubGraphT()
+    subgraph.tensors, subgraph.inputs, subgraph.outputs, subgraph.name = tensors, [0], [7], "main"
+    subgraph.operators = [
+        _operator(s, 0, [0, 1, 2], [3], relu),
+        _operator(s, 0, [3, 4, 5], [6], s.FullyConnectedOptionsT()),
+        _operator(s, 1, [6], [7], softmax),
+    ]
+    codes = []
+    for builtin in (s.BuiltinOperator.FULLY_CONNECTED, s.BuiltinOperator.SOFTMAX):
+        code = s.OperatorCodeT()
+        code.deprecatedBuiltinCode, code.builtinCode, code.version = builtin, builtin, 1
+        codes.append(code)
+    metadata = s.MetadataT()
+    metadata.name, metadata.buffer = MANIFEST_NAME, len(buffers)
+    buffers.append(_buffer(s, json.dumps(manifest, sort_keys=True).encode()))
+    model = s.ModelT()
+    model.version, model.description = 3, "edge intent classifier"
+    model.operatorCodes, model.subgraphs, model.buffers, model.metadata = (
+        codes,
+        [subgraph],
+        buffers,
+        [metadata],
+    )
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
+    return bytes(builder.Output())
+
+
+def read_tflite(data: bytes, source: str) -> tuple[dict[str, Any], MLPWeights]:
+    """Return (manifest, weights) of a model written by ``write_tflite``; ModelError if it is not one."""
+    if len(data) < 8 or data[4:8] != FILE_IDENTIFIER:
+        raise ModelError(f"{source}: not a TFLite model (run `edge train` to rebuild it)")
+    try:
+        model = schema().ModelT.InitFromPackedBuf(bytearray(data), 0)
+        manifest_index = next(m.buffer for m in model.metadata or [] if _text(m.name) == MANIFEST_NAME)
+        manifest = json.loads(bytes(model.buffers[manifest_index].data).decode())
+        tensors = model.subgraphs[0].tensors
+        arrays = []
+        for index in (1, 2, 4, 5):
+            tensor = tensors[index]
+            raw = bytes(model.buffers[tensor.buffer].data)
+            arrays.append(
+                np.frombuffer(raw, dtype="<f4").reshape([int(d) for d in tensor.shape]).astype(np.float32)
+            )
+    except BackendMissingError:
+        raise
+    except StopIteration:
+        raise ModelError(
+            f"{source}: no edge manifest in this model (run `edge train` to rebuild it)"
+        ) from None
+    except Exception as err:  # any malformed flatbuffer: the parser raises many kinds
+        raise ModelError(
+            f"{source}: corrupt model file ({type(err).__name__}; run `edge train` to rebuild it)"
+        ) from None
+    weights = MLPWeights(*arrays)
+    if not isinstance(manifest, dict) or manifest.get("weights_sha256") != weights.digest():
+        raise ModelError(
+            f"{source}: model weights do not match their manifest (run `edge train` to rebuild it)"
+        )
+    return manifest, weights
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

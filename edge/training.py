@@ -1,0 +1,245 @@
+"""Train the intent MLP on the device with numpy alone: Adam, softmax cross-entropy, a fixed seed.
+
+The template sentences are split by a hash of their text (not the seed) into train (80 %), calibration
+(10 %, picks the confidence threshold) and held-out test (10 %, never seen by training or calibration).
+Training copies get recognizer-style noise (a dropped word, a sound-alike word) so the model tolerates
+the mistakes of a small offline recognizer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edge.features import FeatureSettings, Lexicon, featurize_many
+from edge.tflite_model import MLPWeights, write_tflite
+from edge.vocabulary import Vocabulary
+
+log = logging.getLogger(__name__)
+
+# Typical confusions of small offline recognizers (sound-alikes and near misses), used for augmentation.
+_SOUNDALIKES = {
+    "off": ["of", "up"],
+    "on": ["an", "in"],
+    "light": ["lite", "like", "right", "night", "lied"],
+    "lights": ["likes", "lice", "nights"],
+    "fan": ["van", "fun", "pan", "fin"],
+    "turn": ["learn", "term", "tern"],
+    "dim": ["them", "tim"],
+    "dimmer": ["dinner", "timer"],
+    "brighter": ["writer", "brighten"],
+    "faster": ["master", "fast"],
+    "slower": ["lower", "slow"],
+    "speed": ["feed", "speak"],
+    "switch": ["which", "itch"],
+    "the": ["a", "uh"],
+    "to": ["two", "too"],
+    "percent": ["present", "per"],
+    "lamp": ["lamb", "lump"],
+    "please": ["plea", "police"],
+}
+
+
+@dataclass
+class TrainResult:
+    """A trained model with what it took to get it."""
+
+    weights: MLPWeights
+    manifest: dict[str, Any]
+    model_bytes: bytes
+    heldout_accuracy: float
+    heldout_size: int
+    train_size: int
+    seconds: float
+    heldout: list[tuple[str, str]] = field(default_factory=list)
+
+
+def split_of(text: str) -> str:
+    """``train``, ``calibrate`` or ``test`` for a template sentence, by a stable hash of its text."""
+    bucket = zlib.crc32(text.encode()) % 10
+    return "test" if bucket == 0 else "calibrate" if bucket == 1 else "train"
+
+
+def augment(sentences: Sequence[tuple[str, str]], rng: random.Random, share: float) -> list[tuple[str, str]]:
+    """Noisy copies of about ``share`` of the sentences: one word dropped or swapped for a sound-alike."""
+    noisy: list[tuple[str, str]] = []
+    for text, intent in sentences:
+        if rng.random() >= share:
+            continue
+        words = text.split()
+        swappable = [i for i, word in enumerate(words) if word in _SOUNDALIKES]
+        if swappable and rng.random() < 0.7:
+            i = rng.choice(swappable)
+            words[i] = rng.choice(_SOUNDALIKES[words[i]])
+        elif len(words) > 2:
+            del words[rng.randrange(len(words))]
+        noisy.append((" ".join(words), intent))
+    return noisy
+
+
+def train(
+    vocabulary: Vocabulary,
+    lexicon: Lexicon,
+    *,
+    seed: int = 0,
+    hidden: int = 20,
+    epochs: int = 14,
+    settings: FeatureSettings | None = None,
+) -> TrainResult:
+    """Train on the vocabulary's sentences and return the model, its manifest and held-out accuracy."""
+    started = time.perf_counter()
+    settings = settings or FeatureSettings()
+    labels = list(vocabulary.intents)
+    sentences = vocabulary.sentences()
+    parts: dict[str, list[tuple[str, str]]] = {"train": [], "calibrate": [], "test": []}
+    for text, intent in sentences:
+        parts[split_of(text)].append((text, intent))
+    rng = random.Random(seed)
+    training = parts["train"] + augment(parts["train"], rng, share=0.5)
+    x = featurize_many([t for t, _ in training], lexicon, settings)
+    y = np.array([labels.index(i) for _, i in training])
+    weights = _fit(x, y, len(labels), hidden, epochs, np.random.default_rng(seed))
+    threshold = _calibrate(weights, parts["calibrate"], labels, lexicon, settings)
+    accuracy = evaluate(weights, parts["test"], labels, lexicon, settings, threshold)
+    manifest = {
+        "format": "edge-intent-mlp",
+        "labels": labels,
+        "features": settings.to_dict(),
+        "threshold": round(threshold, 4),
+        "hidden": hidden,
+        "seed": seed,
+        "weights_sha256": weights.digest(),
+        "vocabulary_sha256": hashlib.sha256(repr(sentences).encode()).hexdigest(),
+        "heldout_accuracy": round(accuracy, 4),
+    }
+    return TrainResult(
+        weights=weights,
+        manifest=manifest,
+        model_bytes=write_tflite(weights, manifest),
+        heldout_accuracy=accuracy,
+        heldout_size=len(parts["test"]),
+        train_size=len(training),
+        seconds=time.perf_counter() - started,
+        heldout=parts["test"],
+    )
+
+
+def _fit(
+    x: np.ndarray, y: np.ndarray, classes: int, hidden: int, epochs: int, rng: np.random.Generator
+) -> MLPWeights:
+    features = x.shape[1]
+    params = [
+        (rng.standard_normal((features, hidden)) * np.sqrt(2.0 / features)).astype(np.float32),
+        np.zeros(hidden, np.float32),
+        (rng.standard_normal((hidden, classes)) * np.sqrt(2.0 / hidden)).astype(np.float32),
+        np.zeros(classes, np.float32),
+    ]
+    moments = [np.zeros_like(p) for p in params]
+    squares = [np.zeros_like(p) for p in params]
+    # Rare intents (stop_cancel has few templates) weigh more so they are not drowned out.
+    counts = np.bincount(y, minlength=classes).astype(np.float32)
+    class_weight = (counts.max() / np.maximum(counts, 1.0)) ** 0.5
+    lr, beta1, beta2, decay, batch, step = 0.01, 0.9, 0.999, 1e-5, 256, 0
+    for _epoch in range(epochs):
+        order = rng.permutation(len(y))
+        for start in range(0, len(y), batch):
+            rows = order[start : start + batch]
+            grads = _gradients(params, x[rows], y[rows], class_weight)
+            step += 1
+            for i, grad in enumerate(grads):
+                grad = grad + decay * params[i]
+                moments[i] = beta1 * moments[i] + (1 - beta1) * grad
+                squares[i] = beta2 * squares[i] + (1 - beta2) * grad * grad
+                corrected = moments[i] / (1 - beta1**step)
+                params[i] -= (lr * corrected / (np.sqrt(squares[i] / (1 - beta2**step)) + 1e-8)).astype(
+                    np.float32
+                )
+    return MLPWeights(params[0].T.copy(), params[1], params[2].T.copy(), params[3])
+
+
+def _gradients(
+    params: list[np.ndarray], x: np.ndarray, y: np.ndarray, class_weight: np.ndarray
+) -> list[np.ndarray]:
+    w1, b1, w2, b2 = params
+    pre = x @ w1 + b1
+    hidden = np.maximum(pre, 0.0)
+    logits = hidden @ w2 + b2
+    logits -= logits.max(axis=1, keepdims=True)
+    probs = np.exp(logits)
+    probs /= probs.sum(axis=1, keepdims=True)
+    sample_weight = class_weight[y] / class_weight[y].sum()
+    d_logits = probs
+    d_logits[np.arange(len(y)), y] -= 1.0
+    d_logits *= sample_weight[:, None]
+    d_hidden = (d_logits @ w2.T) * (pre > 0)
+    return [x.T @ d_hidden, d_hidden.sum(axis=0), hidden.T @ d_logits, d_logits.sum(axis=0)]
+
+
+def predict(
+    weights: MLPWeights,
+    texts: Sequence[str],
+    labels: list[str],
+    lexicon: Lexicon,
+    settings: FeatureSettings,
+    threshold: float,
+) -> list[tuple[str, float]]:
+    """(intent, confidence) per text with the numpy reference; below ``threshold`` is ``none``."""
+    if not texts:
+        return []
+    probs = weights.forward(featurize_many(texts, lexicon, settings))
+    result = []
+    for row in probs:
+        best = int(row.argmax())
+        label = labels[best] if row[best] >= threshold else "none"
+        result.append((label, float(row[best])))
+    return result
+
+
+def evaluate(
+    weights: MLPWeights,
+    data: Sequence[tuple[str, str]],
+    labels: list[str],
+    lexicon: Lexicon,
+    settings: FeatureSettings,
+    threshold: float,
+) -> float:
+    """Share of ``data`` classified right (1.0 when empty)."""
+    predicted = predict(weights, [t for t, _ in data], labels, lexicon, settings, threshold)
+    right = sum(p == want for (p, _), (_, want) in zip(predicted, data, strict=True))
+    return right / len(data) if data else 1.0
+
+
+def _calibrate(
+    weights: MLPWeights,
+    data: Sequence[tuple[str, str]],
+    labels: list[str],
+    lexicon: Lexicon,
+    settings: FeatureSettings,
+) -> float:
+    """The threshold with the best balanced accuracy (in scope right, out of scope rejected): mid-plateau."""
+    if not data:
+        return 0.5
+    probs = weights.forward(featurize_many([t for t, _ in data], lexicon, settings))
+    best_label = probs.argmax(axis=1)
+    confidence = probs.max(axis=1)
+    want = np.array([labels.index(i) for _, i in data])
+    none = labels.index("none")
+    in_scope = want != none
+    candidates = np.round(np.arange(0.3, 0.96, 0.01), 2)
+    scores = []
+    for t in candidates:
+        accepted = (best_label != none) & (confidence >= t)
+        right = (accepted & (best_label == want))[in_scope].mean() if in_scope.any() else 1.0
+        rejected = (~accepted)[~in_scope].mean() if (~in_scope).any() else 1.0
+        scores.append(round(float(right + rejected) / 2, 4))
+    top = max(scores)
+    plateau = [float(t) for t, score in zip(candidates, scores, strict=True) if score == top]
+    return plateau[len(plateau) // 2]

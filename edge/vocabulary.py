@@ -1,0 +1,178 @@
+"""The intent vocabulary: intents.yaml templates expanded with the configured device names.
+
+Device names, aliases, rooms and fan levels come from the device config (built-in slots ``{light_name}``,
+``{fan_name}``, ``{device_name}``, ``{room}``, ``{level}``, plus ``{percent}`` and ``{index}`` numbers), so
+renaming a device needs no edit of the YAML. The same vocabulary feeds the trainer (``sentences``) and
+the recognizer grammars (``command_phrases``, ``words``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.config import DeviceConfig
+from edge.errors import ConfigError
+from edge.numbers import spoken
+from edge.templates import EMPTY, Node, TemplateError, choice, literal, parse, sample, slot_table
+from edge.yamlfields import load_yaml_mapping
+
+INTENTS: tuple[str, ...] = (
+    "light_on",
+    "light_off",
+    "light_brighter",
+    "light_dimmer",
+    "light_set_brightness",
+    "fan_on",
+    "fan_off",
+    "fan_faster",
+    "fan_slower",
+    "fan_set_speed",
+    "status_query",
+    "stop_cancel",
+    "none",
+)
+MAX_SENTENCES_PER_TEMPLATE = 120  # training sentences drawn from one template
+MAX_COMMAND_PHRASES = 4000  # recognizer grammars slow down past a few thousand phrases
+_GRAMMAR_RANK = 3  # how far from the plainest form (summed alternative positions) grammar phrases go
+_GRAMMAR_PERCENTS = (5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 75, 80, 90, 100)
+# Used when the config has no rooms or no named fan levels, so templates that mention them still expand.
+_FALLBACK_ROOMS = ("house",)
+_FALLBACK_LEVELS = ("low", "medium", "high")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Intents and their parsed templates, for one device configuration."""
+
+    source: Path
+    intents: tuple[str, ...]
+    templates: tuple[tuple[str, str, Node], ...]  # (intent, template text, parsed template)
+    # The same in-scope templates without politeness fillers and with round numbers: the grammar's phrases.
+    cores: tuple[Node, ...] = ()
+    per_template: int = MAX_SENTENCES_PER_TEMPLATE
+
+    def sentences(self) -> list[tuple[str, str]]:
+        """Training sentences as (text, intent), including the ``none`` negatives; deterministic."""
+        seen: set[str] = set()
+        result: list[tuple[str, str]] = []
+        for intent, text, node in self.templates:
+            for sentence in sample(node, self.per_template, seed=f"{intent}:{text}"):
+                if sentence and sentence not in seen:
+                    seen.add(sentence)
+                    result.append((sentence, intent))
+        return result
+
+    def command_phrases(self) -> list[str]:
+        """In-scope phrases for recognizer grammars, at most MAX_COMMAND_PHRASES, deterministic.
+
+        The filler-free templates' plainest expansions come first ("turn on the kitchen light" before
+        "flip on kitchen light"); every device name, room and number counts as equally plain.
+        """
+        ranked: dict[str, tuple[int, int]] = {}
+        for core in self.cores:
+            for rank, words in core.plainest(_GRAMMAR_RANK):
+                text = " ".join(words)
+                key = (rank, len(words))
+                if text and (text not in ranked or key < ranked[text]):
+                    ranked[text] = key
+        best = sorted(ranked, key=lambda text: (*ranked[text], text))[:MAX_COMMAND_PHRASES]
+        return sorted(best)
+
+    def words(self) -> list[str]:
+        """Every word any in-scope template can produce (a superset of command_phrases' words), sorted."""
+        found: set[str] = set()
+        for intent, _text, node in self.templates:
+            if intent != "none":
+                found |= node.all_words()
+        return sorted(found)
+
+    def digest(self) -> str:
+        """sha256 of the training sentences, stored in a model's manifest to tell what it was trained on."""
+        data = json.dumps(self.sentences(), separators=(",", ":")).encode()
+        return hashlib.sha256(data).hexdigest()
+
+
+def load_vocabulary(path: Path, devices: Sequence[DeviceConfig]) -> Vocabulary:
+    """Read intents.yaml and expand it against ``devices``; errors name the file and key."""
+    source = str(path)
+    data = load_yaml_mapping(path)
+    unknown = set(data) - {"slots", "intents"}
+    if unknown:
+        raise ConfigError(source, sorted(unknown)[0], "unknown key (allowed: slots, intents)")
+    slot_defs = data.get("slots") or {}
+    intents = data.get("intents") or {}
+    if not isinstance(slot_defs, dict) or not isinstance(intents, dict):
+        raise ConfigError(source, "", "'slots' and 'intents' must be mappings")
+    for name, values in slot_defs.items():
+        if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+            raise ConfigError(source, f"slots.{name}", "expected a non-empty list of templates")
+    try:
+        builtin = builtin_slots(devices)
+        slots = slot_table(slot_defs, builtin)
+        core_slots = slot_table(slot_defs, {**builtin, **_plain_slots(builtin)})
+    except TemplateError as err:
+        raise ConfigError(source, "slots", str(err)) from None
+    for intent in intents:
+        if intent not in INTENTS:
+            raise ConfigError(source, f"intents.{intent}", f"unknown intent (allowed: {', '.join(INTENTS)})")
+    missing = [name for name in INTENTS if name not in intents]
+    if missing:
+        raise ConfigError(source, "intents", f"missing intents: {', '.join(missing)}")
+    templates: list[tuple[str, str, Node]] = []
+    cores: list[Node] = []
+    for intent, lines in intents.items():
+        if not isinstance(lines, list) or not lines:
+            raise ConfigError(source, f"intents.{intent}", "expected a non-empty list of templates")
+        for index, line in enumerate(lines):
+            try:
+                templates.append((intent, str(line), parse(str(line), slots.__getitem__)))
+                if intent != "none":
+                    cores.append(parse(str(line), core_slots.__getitem__))
+            except TemplateError as err:
+                raise ConfigError(source, f"intents.{intent}[{index}]", str(err)) from None
+    return Vocabulary(path, INTENTS, tuple(templates), tuple(cores))
+
+
+def _plain_slots(builtin: dict[str, Node]) -> dict[str, Node]:
+    # The grammar keeps the plain forms; fillers ("could you ... please") and rare variants are left to the
+    # classifier and the free-form recognizer, so a few thousand phrases cover the common commands.
+    plain = {
+        "pre": EMPTY,
+        "post": EMPTY,
+        "percent": choice([literal(spoken(n)) for n in _GRAMMAR_PERCENTS], flat=True),
+        "amount": choice([EMPTY, literal("a bit"), literal("a little")]),
+    }
+    forms = {
+        "light": "[the] ({light_name}|light|lights) | the (light|lights) in the {room}",
+        "fan": "[the] ({fan_name}|fan) | the fan in the {room}",
+        "on_verb": "(turn|switch) on",
+        "off_verb": "(turn|switch) off",
+        "up_verb": "(turn up|increase|raise)",
+        "down_verb": "(turn down|decrease|lower)",
+    }
+    table = {**builtin, **plain}
+    return {**plain, **{name: parse(form, table.__getitem__) for name, form in forms.items()}}
+
+
+def builtin_slots(devices: Sequence[DeviceConfig]) -> dict[str, Node]:
+    """Slots filled from the device config, and the spoken numbers."""
+
+    def names(kind: str | None) -> Node:
+        found = [name for d in devices if kind in (None, d.kind) for name in d.spoken_names]
+        return choice([literal(name) for name in found] or [literal(kind or "device")], flat=True)
+
+    rooms = sorted({d.room for d in devices if d.room}) or list(_FALLBACK_ROOMS)
+    levels = sorted({level for d in devices for level in d.levels}) or list(_FALLBACK_LEVELS)
+    return {
+        "light_name": names("light"),
+        "fan_name": names("fan"),
+        "device_name": names(None),
+        "room": choice([literal(room) for room in rooms], flat=True),
+        "level": choice([literal(level) for level in levels], flat=True),
+        "percent": choice([literal(spoken(n)) for n in range(101)], flat=True),
+        "index": choice([literal(spoken(n)) for n in range(1, 6)], flat=True),
+    }

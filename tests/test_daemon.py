@@ -1,0 +1,408 @@
+"""The daemon under injected faults: a failing microphone, a failing GPIO pin, SIGTERM mid-command.
+
+The pipeline is the real one, built from tiny deterministic stages (the real engines are tested elsewhere):
+each test chunk carries a marker sample value that says what it "is" (the wake word, a word, silence).
+The devices are real gpiozero devices on gpiozero's MockFactory; a failing pin is a MockPWMPin subclass.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import signal
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+from edge.audio import SAMPLE_RATE_HZ, AudioChunk
+from edge.config import Config
+from edge.daemon import BACKOFF_RESET_AFTER_MS, Backoff, Daemon
+from edge.devices import DeviceBank
+from edge.errors import AudioError, AudioFormatError
+from edge.events import ActionResult, Detection, Event, NotUnderstood, StageError, Timeout, Transcript
+from edge.pipeline import Pipeline, State
+from edge.status import DaemonStats, StatusWriter
+
+CHUNK_MS = 30
+SILENCE, WAKE = 0, 1000
+WORDS = {2001: "kitchen_light", 2002: "on", 2003: "off", 2004: "ceiling_fan", 2005: "explode"}
+MARKERS = {word: value for value, word in WORDS.items()}
+
+
+def chunk(marker: int, index: int) -> AudioChunk:
+    samples = SAMPLE_RATE_HZ * CHUNK_MS // 1000
+    return AudioChunk(marker.to_bytes(2, "little", signed=True) * samples, index * CHUNK_MS)
+
+
+def marker_of(audio: AudioChunk) -> int:
+    return int(audio.samples()[0])
+
+
+def utterance(*words: str) -> list[int]:
+    """Wake chunk, the words, then enough silence to end the command and leave the refractory time."""
+    return [WAKE, *(MARKERS[word] for word in words), *[SILENCE] * 3]
+
+
+class MarkerWake:
+    """Fires on a wake-marker chunk."""
+
+    name = "marker"
+
+    def process(self, audio: AudioChunk) -> Detection | None:
+        return Detection(audio.timestamp_ms, "test_wake", 0.9) if marker_of(audio) == WAKE else None
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class MarkerRecognizer:
+    """Writes down the word each chunk carries."""
+
+    engine = "marker"
+
+    def __init__(self) -> None:
+        self.words: list[str] = []
+
+    def start(self) -> None:
+        self.words = []
+
+    def process(self, audio: AudioChunk) -> None:
+        if marker_of(audio) in WORDS:
+            self.words.append(WORDS[marker_of(audio)])
+
+    def finish(self) -> str:
+        return " ".join(self.words)
+
+    def reset(self) -> None:
+        self.words = []
+
+    def close(self) -> None:
+        pass
+
+
+class MarkerEndpointer:
+    """The command ends after two silent chunks following speech; no speech for four chunks times out."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def process(self, audio: AudioChunk) -> str | None:
+        self._chunks += 1
+        if marker_of(audio) in WORDS:
+            self._speech, self._silent = True, 0
+            return None
+        self._silent += 1
+        if self._speech and self._silent >= 2:
+            return "silence"
+        return "no_speech" if not self._speech and self._chunks >= 4 else None
+
+    def reset(self) -> None:
+        self._chunks, self._silent, self._speech = 0, 0, False
+
+    @property
+    def trailing_silence_ms(self) -> int:
+        return self._silent * CHUNK_MS
+
+
+class SwitchHandler:
+    """``<device> on|off`` switches a real device; anything else is not understood."""
+
+    def __init__(self, bank: DeviceBank) -> None:
+        self.bank = bank
+
+    def handle(self, text: str, timestamp_ms: int) -> list[Event]:
+        words = text.split()
+        if len(words) != 2 or words[0] not in self.bank or words[1] not in ("on", "off"):
+            return [NotUnderstood(timestamp_ms, text, "no such command")]
+        device = self.bank[words[0]]
+        device.set_on() if words[1] == "on" else device.set_off()
+        return [ActionResult(timestamp_ms, f"light_{words[1]}", device.name, text, device.state())]
+
+
+class ScriptSource:
+    """An AudioSource of our own: plays marker chunks, may fail after some, and runs a hook per chunk."""
+
+    def __init__(
+        self,
+        markers: list[int],
+        *,
+        start_index: int = 0,
+        fail_after: int | None = None,
+        on_chunk: Callable[[int], None] | None = None,
+        drops: int = 0,
+        overflows: int = 0,
+    ) -> None:
+        self.markers = markers
+        self.start_index = start_index
+        self.fail_after = fail_after
+        self.on_chunk = on_chunk
+        self.closed = False
+        self.drops = drops  # what a MicrophoneSource counts
+        self.overflows = overflows
+
+    def chunks(self) -> Iterator[AudioChunk]:
+        for offset, marker in enumerate(self.markers):
+            if self.fail_after is not None and offset == self.fail_after:
+                raise AudioError("microphone 'USB mic': the input stream stopped (device unplugged?)")
+            if self.on_chunk is not None:
+                self.on_chunk(offset)
+            yield chunk(marker, self.start_index + offset)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class Opener:
+    """Hands out prepared sources in order; an exception in the list is raised instead (a missing device)."""
+
+    def __init__(self, daemon_stop: Callable[[], Daemon], plan: list[ScriptSource | Exception]) -> None:
+        self.plan = plan
+        self.opened: list[ScriptSource] = []
+        self._daemon = daemon_stop
+
+    def __call__(self) -> ScriptSource:
+        if not self.plan:
+            self._daemon().stop()  # the script is over: end the test run like a SIGTERM would
+            return ScriptSource([])
+        step = self.plan.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        self.opened.append(step)
+        return step
+
+
+def marker_pipeline(bank: DeviceBank, recognizer: MarkerRecognizer | None = None) -> Pipeline:
+    """The real Pipeline on the marker stages (duck-typed stand-ins for the engines' roles)."""
+    endpointer: Any = MarkerEndpointer()
+    return Pipeline(
+        MarkerWake(), recognizer or MarkerRecognizer(), endpointer, SwitchHandler(bank), refractory_ms=0
+    )
+
+
+def build(
+    config: Config, factory: MockFactory, plan: list[ScriptSource | Exception], tmp_path: Path
+) -> tuple[Daemon, Opener, list[Event], list[float]]:
+    bank = DeviceBank.from_config(config, factory)
+    pipeline = marker_pipeline(bank)
+    events: list[Event] = []
+    delays: list[float] = []
+    holder: list[Daemon] = []
+    opener = Opener(lambda: holder[0], plan)
+    daemon = Daemon(
+        opener,
+        pipeline,
+        bank,
+        stats=DaemonStats(),
+        status_writer=StatusWriter(tmp_path / "status.json"),
+        sinks=(events.append,),
+        backoff=Backoff(first_s=0.5, cap_s=4.0),
+        sleep=delays.append,
+    )
+    holder.append(daemon)
+    return daemon, opener, events, delays
+
+
+def types(events: list[Event]) -> list[str]:
+    return [event.type for event in events]
+
+
+def test_audio_failure_reopens_the_source_with_backoff_and_events_keep_flowing(
+    shipped_config, pin_factory, tmp_path
+) -> None:
+    first = ScriptSource(
+        [*utterance("kitchen_light", "on"), *[SILENCE] * 5], fail_after=8, drops=3, overflows=1
+    )
+    plan: list[ScriptSource | Exception] = [
+        first,
+        AudioError("microphone 'USB mic': cannot open: device busy"),
+        AudioError("microphone 'USB mic': cannot open: no such device"),
+        ScriptSource(utterance("kitchen_light", "off"), start_index=100, drops=1, overflows=1),
+    ]
+    daemon, opener, events, delays = build(shipped_config, pin_factory, plan, tmp_path)
+    daemon.run()
+
+    assert types(events) == ["wake", "transcript", "action", "wake", "transcript", "action"]
+    assert [e.description for e in events if isinstance(e, ActionResult)] == [
+        "kitchen_light on",
+        "kitchen_light off",
+    ]
+    # The stream failed, two reopenings failed, then the source came back but too briefly to reset the
+    # backoff: its end (the script's) waits longer still, up to the cap.
+    assert delays == [0.5, 1.0, 2.0, 4.0]
+    assert len(opener.opened) == 2 and all(source.closed for source in opener.opened)
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert status["state"] == "stopped"
+    assert status["audio"] == {"drops": 4, "overflows": 2, "restarts": 4}
+    assert status["counters"]["wakes"] == 2
+
+
+def test_a_source_that_keeps_working_resets_the_backoff(shipped_config, pin_factory, tmp_path) -> None:
+    healthy_chunks = math.ceil(BACKOFF_RESET_AFTER_MS / CHUNK_MS)
+    plan: list[ScriptSource | Exception] = [
+        ScriptSource([SILENCE] * 3, fail_after=2),
+        ScriptSource([SILENCE] * 3, fail_after=2),
+        ScriptSource([SILENCE] * (healthy_chunks + 1), fail_after=healthy_chunks),
+    ]
+    daemon, _opener, _events, delays = build(shipped_config, pin_factory, plan, tmp_path)
+    daemon.run()
+    assert delays == [0.5, 1.0, 0.5]
+
+
+def test_backoff_doubles_up_to_its_cap_and_resets() -> None:
+    backoff = Backoff(first_s=0.5, cap_s=3.0)
+    assert [backoff.next_delay() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    backoff.reset()
+    assert backoff.next_delay() == 0.5
+
+
+def test_a_bad_audio_format_is_not_retried(shipped_config, pin_factory, tmp_path) -> None:
+    plan: list[ScriptSource | Exception] = [AudioFormatError("mic: 8 kHz only")]
+    daemon, _opener, _events, delays = build(shipped_config, pin_factory, plan, tmp_path)
+    with pytest.raises(AudioFormatError):
+        daemon.run()
+    assert delays == []
+
+
+def failing_pin_class(failing_pin: str) -> type[MockPWMPin]:
+    class FailingPin(MockPWMPin):
+        """A pin whose driver fails whenever it is driven on (a dead GPIO expander, say)."""
+
+        def _set_state(self, value: float) -> None:
+            if value and self.info.name == failing_pin:
+                raise OSError(errno.EIO, "GPIO write failed")
+            super()._set_state(value)
+
+    return FailingPin
+
+
+def test_a_gpio_write_failure_is_an_error_event_and_the_loop_survives(shipped_config, tmp_path) -> None:
+    factory = MockFactory(revision="c03111", pin_class=failing_pin_class("GPIO12"))
+    try:
+        markers = utterance("kitchen_light", "on") + utterance("ceiling_fan", "on")
+        daemon, _opener, events, _delays = build(shipped_config, factory, [ScriptSource(markers)], tmp_path)
+        daemon.run()
+        errors = [e for e in events if isinstance(e, StageError)]
+        assert types(events) == ["wake", "transcript", "error", "wake", "transcript", "action"]
+        assert errors[0].stage == "command" and "GPIO write failed" in errors[0].message
+        assert events[-1].device == "ceiling_fan"  # type: ignore[attr-defined]
+        assert daemon.pipeline.state is State.LISTENING
+        status = json.loads((tmp_path / "status.json").read_text())
+        assert status["counters"]["errors"] == 1 and status["counters"]["wakes"] == 2
+        factory.pin("GPIO13").assert_states([0.0, 1.0, 0.0])  # the fan ran, then went safe at exit
+    finally:
+        factory.reset()
+
+
+def test_an_unknown_command_and_a_timeout_return_to_listening(shipped_config, pin_factory, tmp_path) -> None:
+    markers = [*utterance("explode"), WAKE, *([SILENCE] * 5), *utterance("kitchen_light", "on")]
+    daemon, _opener, events, _delays = build(shipped_config, pin_factory, [ScriptSource(markers)], tmp_path)
+    daemon.run()
+    assert types(events) == [
+        "wake",
+        "transcript",
+        "not-understood",
+        "wake",
+        "timeout",
+        "wake",
+        "transcript",
+        "action",
+    ]
+    assert isinstance(events[4], Timeout) and isinstance(events[1], Transcript)
+
+
+def test_sigterm_during_a_command_stops_with_every_output_safe(shipped_config, pin_factory, tmp_path) -> None:
+    first = utterance("kitchen_light", "on")
+    markers = [*first, WAKE, MARKERS["ceiling_fan"], SILENCE, *utterance("ceiling_fan", "on")]
+    sigterm_at = len(first) + 2  # after the wake and one word of the second command
+
+    def on_chunk(offset: int) -> None:
+        if offset == sigterm_at:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    daemon, _opener, events, _delays = build(
+        shipped_config, pin_factory, [ScriptSource(markers, on_chunk=on_chunk)], tmp_path
+    )
+    restore = daemon.install_signal_handlers()
+    try:
+        daemon.run()
+    finally:
+        restore()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert types(events) == ["wake", "transcript", "action", "wake"]
+    # The light went on with the first command and back to its safe state at the signal; the fan never ran.
+    pin_factory.pin("GPIO12").assert_states([0.0, 1.0, 0.0])
+    pin_factory.pin("GPIO13").assert_states([0.0])
+    assert json.loads((tmp_path / "status.json").read_text())["state"] == "stopped"
+
+
+def test_a_stage_that_raises_outside_the_pipeline_guards_is_survived(
+    shipped_config, pin_factory, tmp_path
+) -> None:
+    class BrokenRecognizer(MarkerRecognizer):
+        def start(self) -> None:  # raised inside Pipeline._listen, which only guards wake.process
+            raise RuntimeError("model file vanished")
+
+    bank = DeviceBank.from_config(shipped_config, pin_factory)
+    pipeline = marker_pipeline(bank, BrokenRecognizer())
+    events: list[Event] = []
+    sources = [ScriptSource([*utterance("kitchen_light", "on"), SILENCE])]
+    daemon = Daemon(
+        lambda: sources.pop() if sources else daemon_stop(), pipeline, bank, sinks=(events.append,)
+    )
+
+    def daemon_stop() -> ScriptSource:
+        daemon.stop()
+        return ScriptSource([])
+
+    daemon.run()
+    assert events and all(isinstance(e, StageError) for e in events)
+    assert "model file vanished" in events[0].message  # type: ignore[attr-defined]
+    assert pipeline.state is State.LISTENING
+
+
+def test_watchdog_ready_and_stopping_reach_the_notify_socket(
+    shipped_config, pin_factory, tmp_path, monkeypatch
+) -> None:
+    address = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(address)
+        server.settimeout(5)
+        monkeypatch.setenv("NOTIFY_SOCKET", address)
+        monkeypatch.setenv("WATCHDOG_USEC", "2000000")  # ping every second of the injected clock
+        monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+        ticks = iter(range(1000))
+        bank = DeviceBank.from_config(shipped_config, pin_factory)
+        pipeline = marker_pipeline(bank)
+        sources = [ScriptSource([SILENCE] * 3)]
+        daemon = Daemon(
+            lambda: sources.pop() if sources else stop_now(),
+            pipeline,
+            bank,
+            clock=lambda: float(next(ticks)),
+            stop_when_source_ends=True,
+        )
+
+        def stop_now() -> ScriptSource:
+            raise AssertionError("the source is not reopened when stop_when_source_ends is set")
+
+        daemon.run()
+        messages = []
+        server.setblocking(False)
+        while True:
+            try:
+                messages.append(server.recv(4096).decode())
+            except BlockingIOError:
+                break
+    fields = [message.split("\n")[0] for message in messages]
+    assert fields[0] == "READY=1"
+    assert fields.count("WATCHDOG=1") == 3  # one per chunk, as the injected clock moves 1 s per chunk
+    assert fields[-1] == "STOPPING=1"
