@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,14 @@ def _audio(seconds_cap: float) -> bytes:
     return audio.astype("<i2").tobytes()
 
 
+def _drain(listener: socket.socket) -> None:
+    try:
+        while listener.recv(4096):
+            pass
+    except OSError:
+        pass  # closed or timed out: the probe is over
+
+
 def probe(wake_engine: str, asr_engine: str, audio: bytes) -> dict[str, Any]:
     """Run one daemon to the end of ``audio``; return cold start and peak RSS."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -57,16 +66,22 @@ def probe(wake_engine: str, asr_engine: str, audio: bytes) -> dict[str, Any]:
         }
         command = [sys.executable, "-m", "edge", "run", "-c", str(config), "--board", "sim", "--input", "-"]
         command += ["--mock-gpio", "--events", "none", "--no-sounds"]
+        log_path = directory / "stderr.log"
         started = time.perf_counter()
-        process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
-        )
+        # Logs go to a file: a pipe nobody reads fills up and blocks the daemon.
+        with log_path.open("wb") as log_file:
+            process = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log_file, env=env
+            )
+        reaped = False
         try:
             ready_s = None
             while ready_s is None:
                 message = listener.recv(4096).decode()
                 if "READY=1" in message.split("\n"):
                     ready_s = time.perf_counter() - started
+            # Keep reading, as systemd does: STATUS and WATCHDOG messages keep coming.
+            threading.Thread(target=_drain, args=(listener,), daemon=True).start()
             assert process.stdin is not None
             try:
                 process.stdin.write(audio)
@@ -74,11 +89,13 @@ def probe(wake_engine: str, asr_engine: str, audio: bytes) -> dict[str, Any]:
             except BrokenPipeError:
                 pass  # the daemon died early; its exit code and stderr say why
             _, status, usage = os.wait4(process.pid, 0)
+            reaped = True
         finally:
             listener.close()
-            if process.poll() is None and process.returncode is None:
+            if not reaped:
                 process.kill()
-        stderr = process.stderr.read().decode() if process.stderr else ""
+                process.wait()
+        stderr = log_path.read_text(errors="replace")
     exit_code = os.waitstatus_to_exitcode(status)
     return {
         "wake_engine": wake_engine,

@@ -12,7 +12,8 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,7 +24,7 @@ from edge.errors import BackendMissingError, ModelError
 log = logging.getLogger(__name__)
 
 MAX_GRAMMAR_PHRASES = 3000  # past this, the grammar lists words instead of whole phrases
-_JSGF_WORD = re.compile(r"^[a-z][a-z']*$")
+_WORD = re.compile(r"^[a-z][a-z']*$")  # what a PocketSphinx dictionary entry can be
 
 
 class PhraseSource(Protocol):
@@ -134,67 +135,92 @@ class VoskRecognizer:
         self._segments = []
 
 
-def jsgf_grammar(phrases: Sequence[str], known: Any, lead_in: str = "") -> tuple[str, list[str]]:
-    """A JSGF grammar of the phrases whose every word ``known(word)`` accepts; also the rejected words.
+@dataclass(frozen=True)
+class PhraseGrammar:
+    """The command phrases as a minimal finite-state grammar: states, and (from, to, probability[, word])."""
 
-    Each word of ``lead_in`` (the wake phrase) may optionally come first: the pipeline's pre-roll hands the
-    recognizer the end of the wake phrase, which a strict grammar would otherwise force onto a command.
+    phrases: tuple[str, ...]  # the phrases kept (all their words known)
+    rejected_words: tuple[str, ...]
+    start_state: int
+    final_state: int
+    transitions: tuple[tuple[Any, ...], ...]
+    states: int
+
+
+def phrase_grammar(phrases: Sequence[str], known: Callable[[str], bool], lead_in: str = "") -> PhraseGrammar:
+    """Compile phrases into a minimal word graph; phrases with unknown words are left out.
+
+    Shared prefixes and shared endings become shared states (the phrase list of a few thousand expanded
+    sentences shrinks to a few hundred states), which keeps PocketSphinx's search small and fast: a flat list
+    would start thousands of parallel paths and lose the right one to pruning. Each word of ``lead_in`` (the
+    wake phrase) may optionally come first: the pipeline's pre-roll hands the recognizer the end of the wake
+    phrase, which a strict grammar would otherwise force onto a command.
     """
     rejected: set[str] = set()
     trie: dict[str, Any] = {}
-    for phrase in dict.fromkeys(phrases):
-        words = phrase.split()
-        bad = [w for w in words if not _JSGF_WORD.match(w) or not known(w)]
+    kept: list[str] = []
+    for phrase in dict.fromkeys(" ".join(p.split()) for p in phrases):
+        bad = [w for w in phrase.split() if not _WORD.match(w) or not known(w)]
         if bad:
             # A phrase missing a word would mean something else ("turn on the X light" -> "the light").
             rejected.update(bad)
             continue
+        kept.append(phrase)
         node = trie
-        for word in words:
+        for word in phrase.split():
             node = node.setdefault(word, {})
-        node[""] = {}  # end of a phrase
-    if not trie:
+        node[""] = {}  # a phrase may end here
+    if not kept:
         raise ModelError("no command phrase has all its words in the PocketSphinx dictionary")
-    prefix = "".join(f"[ {w} ] " for w in lead_in.split() if _JSGF_WORD.match(w) and known(w))
-    rule = f"public <command> = {prefix}{_jsgf_alternatives(trie)};"
-    return f"#JSGF V1.0;\ngrammar edge;\n{rule}\n", sorted(rejected)
+    final = 0
+    transitions: list[tuple[Any, ...]] = []
+    states: dict[tuple[Any, ...], int] = {}
 
+    def state_of(node: dict[str, Any]) -> int:
+        arcs = tuple(sorted((word, state_of(child)) for word, child in node.items() if word))
+        ends = "" in node
+        if not arcs:
+            return final
+        key = (ends, arcs)
+        if key not in states:
+            states[key] = number = len(states) + 1
+            share = 1.0 / (len(arcs) + ends)
+            transitions.extend((number, target, share, word) for word, target in arcs)
+            if ends:
+                transitions.append((number, final, share))
+        return states[key]
 
-def _jsgf_alternatives(trie: dict[str, Any]) -> str:
-    # Phrases factored as a prefix tree: thousands of flat alternatives make PocketSphinx's search start
-    # thousands of parallel paths and lose the right one to pruning; a tree shares each prefix.
-    branches = []
-    for word, rest in sorted(trie.items()):
-        if word == "":
-            continue
-        tail = _jsgf_alternatives(rest) if rest else ""
-        branches.append(f"{word} {tail}".strip())
-    body = " | ".join(branches)
-    if "" in trie:
-        return f"[ {body} ]" if branches else ""
-    return f"( {body} )" if len(branches) > 1 else body
+    start = state_of(trie)
+    count = len(states) + 1
+    for word in reversed(lead_in.split()):
+        if _WORD.match(word) and known(word):
+            transitions += [(count, start, 0.5, word), (count, start, 0.5)]
+            start, count = count, count + 1
+    return PhraseGrammar(tuple(kept), tuple(sorted(rejected)), start, final, tuple(transitions), count)
 
 
 class PocketSphinxRecognizer:
-    """PocketSphinx with a JSGF grammar of the command phrases, or its bundled language model."""
+    """PocketSphinx with a word graph of the command phrases, or its bundled language model."""
 
     engine = "pocketsphinx"
 
     def __init__(self, phrases: Sequence[str] | None = None, *, lead_in: str = "") -> None:
         if phrases:
             self._decoder = pocketsphinx_decoder(lm=None)
-            known = lambda w: self._decoder.lookup_word(w) is not None  # noqa: E731
-            grammar, rejected = jsgf_grammar(phrases, known, lead_in)
-            if rejected:
+            grammar = phrase_grammar(phrases, lambda w: self._decoder.lookup_word(w) is not None, lead_in)
+            if grammar.rejected_words:
                 log.warning(
                     "asr: PocketSphinx's dictionary lacks %s; phrases with them are left out",
-                    ", ".join(rejected),
+                    ", ".join(grammar.rejected_words),
                 )
-            self._decoder.add_jsgf_string("commands", grammar)
-            self.lead_in = lead_in
-            self._phrases: set[str] | None = {" ".join(p.split()) for p in phrases}
+            fsg = self._decoder.create_fsg(
+                "commands", grammar.start_state, grammar.final_state, list(grammar.transitions)
+            )
+            self._decoder.add_fsg("commands", fsg)
             self._decoder.activate_search("commands")
-            self.grammar: str | None = grammar
+            self.lead_in = lead_in
+            self._phrases: set[str] | None = set(grammar.phrases)
+            self.grammar: PhraseGrammar | None = grammar
         else:
             self._decoder = pocketsphinx_decoder()
             self.grammar = None

@@ -26,8 +26,9 @@ from edge.wake import wake_from_config
 log = logging.getLogger(__name__)
 
 # Audio kept from before the wake fired, handed to the command recognizer: "hey jarvis turn on the light"
-# said in one breath starts the command before the wake detector has finished deciding.
-PREROLL_MS = 300
+# said in one breath starts the command before the wake detector has finished deciding. Measured on the
+# fixtures (PocketSphinx): 0 ms 27/48 commands right, 150 ms 34/48, 300 ms 26/48 (more of the wake phrase).
+PREROLL_MS = 150
 
 
 @dataclass
@@ -73,11 +74,13 @@ def build_runtime(
     try:
         vocabulary = load_vocabulary(config.intent.vocabulary, config.devices)
         understanding = Understanding.from_config(config, bank)
-        wake = wake_from_config(config.wake)
+        wake = wake_from_config(config.wake, source=str(config.source))
         closers.append(wake.close)
-        recognizer, asr_reason = recognizer_from_config(config.asr, vocabulary)
+        recognizer, asr_reason = recognizer_from_config(
+            config.asr, vocabulary, wake_phrase=config.wake.phrase
+        )
         closers.append(recognizer.close)
-        log.info("asr: %s (%s)", recognizer.engine, asr_reason)
+        log.info("asr: %s", asr_reason)
         feedback = Feedback.from_config(config, pin_factory, sounds=sounds)
         closers.append(feedback.close)
         pipeline = Pipeline(

@@ -8,7 +8,6 @@ count, WAVE_FORMAT_EXTENSIBLE) rather than with the ``wave`` module, which rejec
 from __future__ import annotations
 
 import logging
-import math
 import queue
 import struct
 import threading
@@ -21,6 +20,7 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 
 from edge.errors import AudioError, AudioFormatError, BackendMissingError
+from edge.resample import Resampler, resample, to_int16
 
 log = logging.getLogger(__name__)
 
@@ -65,78 +65,6 @@ def chunk_samples(samples: np.ndarray, chunk_ms: int, start_ms: int = 0) -> Iter
         yield AudioChunk(piece.tobytes(), start_ms + offset * 1000 // SAMPLE_RATE_HZ)
 
 
-def to_int16(audio: np.ndarray) -> np.ndarray:
-    """Float audio in -1..1 to int16, clipped."""
-    return np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
-
-
-class Resampler:
-    """Streaming polyphase resampler (Kaiser-windowed sinc) between two integer rates.
-
-    Anti-aliasing cuts off at 95 % of the lower Nyquist frequency; the stop band is about 80 dB down, which
-    is far below what matters for speech recognition. State carries over between ``process`` calls.
-    """
-
-    def __init__(self, from_hz: int, to_hz: int, zero_crossings: int = 16) -> None:
-        g = math.gcd(int(from_hz), int(to_hz))
-        self.up, self.down = int(to_hz) // g, int(from_hz) // g
-        cutoff = 0.5 * min(from_hz, to_hz) * 0.95 / (self.up * from_hz)  # cycles per upsampled sample
-        self._half = math.ceil(zero_crossings / (2 * cutoff))
-        n = np.arange(-self._half, self._half + 1)
-        taps = 2 * cutoff * np.sinc(2 * cutoff * n) * np.kaiser(len(n), 8.0) * self.up
-        self._taps_per_phase = math.ceil(len(taps) / self.up)
-        padded = np.zeros(self._taps_per_phase * self.up)
-        padded[: len(taps)] = taps
-        self._phases = padded.reshape(self._taps_per_phase, self.up).T  # [phase, k] = taps[phase + k*up]
-        self._buffer = np.zeros(self._taps_per_phase)  # silence before the stream began
-        self._buffer_start = -self._taps_per_phase
-        self._inputs = 0
-        self._outputs = 0
-
-    def process(self, audio: np.ndarray) -> np.ndarray:
-        """Resample the next block of float samples; returns what can be computed so far."""
-        if self.up == self.down:
-            return np.asarray(audio, dtype=np.float64)
-        self._buffer = np.concatenate([self._buffer, np.asarray(audio, dtype=np.float64)])
-        self._inputs += len(audio)
-        return self._emit(self._inputs - 1)
-
-    def flush(self) -> np.ndarray:
-        """Return the remaining output for the input seen so far (the filter's tail)."""
-        if self.up == self.down:
-            return np.zeros(0)
-        self._buffer = np.concatenate([self._buffer, np.zeros(self._taps_per_phase)])
-        total = -(-self._inputs * self.up // self.down)
-        return self._emit(self._buffer_start + len(self._buffer) - 1, limit=total)
-
-    def _emit(self, last_index: int, limit: int | None = None) -> np.ndarray:
-        # Output n sits at upsampled position n*down; it needs inputs up to (n*down + half) // up.
-        stop = (last_index * self.up + self.up - 1 - self._half) // self.down + 1
-        if limit is not None:
-            stop = min(stop, limit)
-        n = np.arange(self._outputs, max(stop, self._outputs))
-        position = n * self.down + self._half
-        base, phase = position // self.up, position % self.up
-        k = np.arange(self._taps_per_phase)
-        out = np.empty(len(n))
-        for lo in range(0, len(n), 4096):
-            sl = slice(lo, lo + 4096)
-            gathered = self._buffer[base[sl, None] - k[None, :] - self._buffer_start]
-            out[sl] = np.einsum("nk,nk->n", gathered, self._phases[phase[sl]])
-        self._outputs += len(n)
-        keep_from = (self._outputs * self.down + self._half) // self.up - self._taps_per_phase + 1
-        if keep_from > self._buffer_start:
-            self._buffer = self._buffer[keep_from - self._buffer_start :]
-            self._buffer_start = keep_from
-        return out
-
-
-def resample(audio: np.ndarray, from_hz: int, to_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
-    """Resample a whole float signal."""
-    resampler = Resampler(from_hz, to_hz)
-    return np.concatenate([resampler.process(audio), resampler.flush()])
-
-
 @dataclass(frozen=True)
 class _WavFormat:
     code: int
@@ -150,7 +78,8 @@ def read_wav(path: Path | str) -> np.ndarray:
     try:
         data = Path(path).read_bytes()
     except OSError as err:
-        raise AudioError(f"{path}: cannot read: {err.strerror or err}") from None
+        # A format error, not a plain AudioError: retrying a file that is not there cannot help.
+        raise AudioFormatError(f"{path}: cannot read: {err.strerror or err}") from None
     fmt, pcm = _parse_riff(data, str(path))
     audio = _decode(pcm, fmt, str(path))
     if fmt.rate_hz != SAMPLE_RATE_HZ:
@@ -381,17 +310,12 @@ class MicrophoneSource:
         emitted = 0
         reported, last_report = (0, 0), 0.0
         while not self._closing:
-            try:
-                block = self._queue.get(timeout=self.stall_timeout_s)
-            except queue.Empty:
-                raise AudioError(
-                    f"microphone {self.device!r}: no audio for {self.stall_timeout_s:.0f} s"
-                ) from None
-            if block is None:
+            blocks = self._take_blocks()
+            if blocks is None:
                 if self._closing:
                     return
                 raise AudioError(f"microphone {self.device!r}: the input stream stopped (device unplugged?)")
-            pending = np.concatenate([pending, self._convert(block)])
+            pending = np.concatenate([pending, self._convert(blocks)])
             while len(pending) >= size:
                 yield AudioChunk(pending[:size].tobytes(), emitted * 1000 // SAMPLE_RATE_HZ)
                 pending, emitted = pending[size:], emitted + size
@@ -401,6 +325,28 @@ class MicrophoneSource:
             if counts != reported and now - last_report >= _DROP_LOG_INTERVAL_S:
                 log.warning("audio: %d chunks dropped, %d input overflows so far", *counts)
                 reported, last_report = counts, now
+
+    def _take_blocks(self) -> bytes | None:
+        """Wait for one block, then take whatever else is queued: after a stall, one conversion catches up.
+
+        None means the stream has ended.
+        """
+        try:
+            block = self._queue.get(timeout=self.stall_timeout_s)
+        except queue.Empty:
+            raise AudioError(
+                f"microphone {self.device!r}: no audio for {self.stall_timeout_s:.0f} s"
+            ) from None
+        blocks: list[bytes] = []
+        while block is not None:
+            blocks.append(block)
+            if len(blocks) == 64:
+                break
+            try:
+                block = self._queue.get_nowait()
+            except queue.Empty:
+                break
+        return None if block is None else b"".join(blocks)
 
     def _convert(self, block: bytes) -> np.ndarray:
         audio = np.frombuffer(block, dtype="<i2")

@@ -1,7 +1,8 @@
 """End-of-command detection with an energy voice activity detector that adapts to the room's noise floor.
 
-A chunk counts as speech when its level is well above the noise floor (a low percentile of recent chunk
-levels, so a humming fan raises it and a quiet room lowers it) or above a fixed ``energy_threshold_db``. The
+A chunk counts as speech when its level is well above the noise floor (the quietest 200 ms of the last 3 s,
+so a humming fan raises it and a quiet room lowers it) or above a fixed ``energy_threshold_db``. The floor is
+best learnt from the audio heard while listening: the pipeline passes it to ``observe``. The
 command ends after ``silence_ms`` of non-speech following some speech, at ``max_command_ms``, or with
 ``no_speech`` when nobody spoke within ``no_speech_timeout_ms``.
 """
@@ -23,7 +24,8 @@ SPEECH_MARGIN_DB = 10.0  # speech is this far above the noise floor
 MIN_SPEECH_DB = -55.0  # quieter than this (dBFS RMS) is never speech, however quiet the room
 MIN_SPEECH_MS = 60  # this much speech, in total, before trailing silence can end a command
 _FLOOR_HISTORY_MS = 3000
-_FLOOR_PERCENTILE = 10.0
+_FLOOR_SMOOTHING_MS = 200
+_FLOOR_MIN_HISTORY_MS = 500
 _SILENT_DB = -100.0
 
 
@@ -62,10 +64,29 @@ class Endpointer:
         """The level above which a chunk counts as speech now."""
         if self.config.energy_threshold_db is not None:
             return self.config.energy_threshold_db
-        if not self._levels:
-            return MIN_SPEECH_DB
-        floor = float(np.percentile(np.fromiter(self._levels, dtype=np.float64), _FLOOR_PERCENTILE))
-        return max(floor + SPEECH_MARGIN_DB, MIN_SPEECH_DB)
+        if self._levels_ms < _FLOOR_MIN_HISTORY_MS:
+            return (
+                MIN_SPEECH_DB  # too little heard to know the room; the absolute floor errs towards "speech"
+            )
+        return max(self.noise_floor_db + SPEECH_MARGIN_DB, MIN_SPEECH_DB)
+
+    @property
+    def noise_floor_db(self) -> float:
+        """The quietest stretch of recent audio: the minimum of the levels averaged over ~200 ms.
+
+        Minimum statistics need only one short pause (before the command, between words) to find the floor,
+        where a percentile of a window that is mostly speech would put it inside the speech.
+        """
+        levels = np.fromiter(self._levels, dtype=np.float64)
+        powers = 10 ** (levels / 10)
+        chunk_ms = self._levels_ms / len(levels)
+        width = max(1, min(round(_FLOOR_SMOOTHING_MS / chunk_ms), len(powers)))
+        smoothed = np.convolve(powers, np.ones(width) / width, mode="valid")
+        return float(10 * np.log10(max(float(smoothed.min()), 1e-10)))
+
+    def observe(self, chunk: AudioChunk) -> None:
+        """Learn the room's noise floor from audio outside a command window (e.g. while listening)."""
+        self._remember(level_db(chunk), chunk.duration_ms)
 
     def process(self, chunk: AudioChunk) -> EndpointReason | None:
         """Take one chunk of the command window; return why the command ended, or None to go on."""

@@ -7,6 +7,7 @@ other feature code or other intents is refused with one line that says to run ``
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,13 @@ class LiteRTIntentClassifier:
         self.lexicon = Lexicon.from_devices(devices)
         interpreter_class, self.backend = load_interpreter_class(backend)
         try:
-            self._interpreter = interpreter_class(model_content=data, num_threads=1)
+            # The built-in kernels alone: XNNPACK buys nothing on a model this small and prints a banner.
+            resolvers = sys.modules[interpreter_class.__module__].OpResolverType
+            self._interpreter = interpreter_class(
+                model_content=data,
+                num_threads=1,
+                experimental_op_resolver_type=resolvers.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+            )
             self._interpreter.allocate_tensors()
         except (RuntimeError, ValueError) as err:
             raise ModelError(

@@ -27,7 +27,10 @@ def notify(*fields: str) -> bool:
         return False
     message = "\n".join(fields).encode("utf-8")
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+        # Non-blocking: a service manager that stops reading must never stall the pipeline thread.
+        with socket.socket(
+            socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+        ) as sock:
             sock.sendto(message, address)
     except OSError as err:
         log.warning("notify: cannot reach the service manager at %s: %s", address.lstrip("\0"), err)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from edge.asr import PocketSphinxRecognizer, jsgf_grammar, recognizer_from_config
+from edge.asr import PhraseGrammar, PocketSphinxRecognizer, phrase_grammar, recognizer_from_config
 from edge.audio import chunk_samples, read_wav
 from edge.config import AsrConfig
 from edge.errors import ModelError
@@ -26,7 +26,8 @@ from .test_wake import CLIPS, FIXTURES
 
 COMMAND_CLIPS = [c for c in CLIPS if c["intent"]]
 # The fixture commands plus near neighbours, so the grammar has real alternatives to confuse them with.
-PHRASES = sorted({c["text"] for c in COMMAND_CLIPS}) + [
+PHRASES = [
+    *sorted({c["text"] for c in COMMAND_CLIPS}),
     "turn off the bedroom light",
     "turn off the lamp",
     "set the fan to medium",
@@ -68,7 +69,7 @@ def test_grammar_output_is_always_a_vocabulary_phrase(grammar_recognizer: Pocket
     results = {c["file"]: transcribe(grammar_recognizer, c) for c in COMMAND_CLIPS}
     assert set(results.values()) <= {*PHRASES, ""}
     correct = [f for f, c in zip(results, COMMAND_CLIPS, strict=True) if results[f] == c["text"]]
-    # Measured: 42 of 48 whole clips (wake phrase + command); all 16 at 20 dB SNR, 15 of 16 at 10 dB.
+    # Measured: 42 of 48 whole clips (wake phrase + command): 12/16 clean, 16/16 at 20 dB SNR, 14/16 at 10 dB.
     assert len(correct) >= 38, {f: t for f, t in results.items() if f not in correct}
 
 
@@ -78,7 +79,7 @@ def test_other_speech_is_not_forced_into_a_long_command(grammar_recognizer: Pock
 
 
 def test_reset_forgets_audio_in_progress(grammar_recognizer: PocketSphinxRecognizer) -> None:
-    clip = next(c for c in COMMAND_CLIPS if c["voice"] == "flite_kal16" and c["snr_db"] is None)
+    clip = next(c for c in COMMAND_CLIPS if c["voice"] == "flite_kal16" and c["file"].endswith("__clean.wav"))
     grammar_recognizer.start()
     for chunk in chunk_samples(read_wav(FIXTURES / "commands" / "negative_noise_only__snr10.wav"), 20):
         grammar_recognizer.process(chunk)
@@ -89,33 +90,66 @@ def test_reset_forgets_audio_in_progress(grammar_recognizer: PocketSphinxRecogni
 
 def test_free_form_uses_the_bundled_language_model() -> None:
     recognizer = PocketSphinxRecognizer(None)
-    clip = next(c for c in COMMAND_CLIPS if c["text"] == "turn on the kitchen light" and c["voice"] == "flite_kal16")
+    clip = next(
+        c for c in COMMAND_CLIPS if c["text"] == "turn on the kitchen light" and c["voice"] == "flite_kal16"
+    )
     text = transcribe(recognizer, clip)
     # Free text: the wake phrase too, and guesses no grammar would allow ("turn on the picture like").
     assert "turn on the" in text and "jarvis" in text.split() and text not in PHRASES
 
 
-def test_jsgf_drops_phrases_with_unknown_words(caplog: pytest.LogCaptureFixture) -> None:
+def language(grammar: PhraseGrammar) -> set[str]:
+    """Every word sequence the grammar accepts (it is acyclic, so this terminates)."""
+    arcs: dict[int, list[tuple[int, str]]] = {}
+    for arc in grammar.transitions:
+        arcs.setdefault(arc[0], []).append((arc[1], arc[3] if len(arc) == 4 else ""))
+
+    def walk(state: int) -> set[str]:
+        found = {""} if state == grammar.final_state else set()
+        for target, word in arcs.get(state, []):
+            found |= {f"{word} {rest}".strip() for rest in walk(target)}
+        return found
+
+    return walk(grammar.start_state)
+
+
+def test_grammar_drops_phrases_with_unknown_words(caplog: pytest.LogCaptureFixture) -> None:
     known = {"turn", "on", "the", "lamp", "fan", "hey", "jarvis"}.__contains__
-    grammar, rejected = jsgf_grammar(
-        ["turn on the lamp", "turn on the zorblatt", "turn on the fan", "turn on <the> fan"], known, "hey jarvis"
+    grammar = phrase_grammar(
+        ["turn on the lamp", "turn on the zorblatt", "turn  on the fan", "turn on <the> fan"],
+        known,
+        "hey jarvis",
     )
-    assert rejected == ["<the>", "zorblatt"]
-    assert "zorblatt" not in grammar and "<the>" not in grammar
-    assert "public <command> = [ hey ] [ jarvis ] turn on the ( fan | lamp );" in grammar
+    assert grammar.rejected_words == ("<the>", "zorblatt")
+    assert grammar.phrases == ("turn on the lamp", "turn on the fan")
+    commands = {"turn on the lamp", "turn on the fan"}
+    assert language(grammar) == {
+        f"{lead} {c}".strip() for lead in ("", "hey", "jarvis", "hey jarvis") for c in commands
+    }
     with caplog.at_level(logging.WARNING, logger="edge.asr"):
         PocketSphinxRecognizer(["turn on the lamp", "turn on the zorblatt"])
     assert "zorblatt" in caplog.text
 
 
-def test_jsgf_keeps_a_phrase_that_is_a_prefix_of_another() -> None:
-    grammar, _ = jsgf_grammar(["stop", "stop the fan"], lambda w: True)
-    assert "stop [ the fan ]" in grammar
+def test_grammar_shares_beginnings_and_endings() -> None:
+    phrases = [
+        f"{verb} {switch} the {device}"
+        for verb in ("turn", "switch")
+        for switch in ("on", "off")
+        for device in ("lamp", "fan", "kitchen light", "bedroom light")
+    ]
+    grammar = phrase_grammar(phrases, lambda w: True)
+    assert language(grammar) == set(phrases)
+    assert grammar.states <= 8  # a tree would need 31; the shared "the <device>" tail collapses it
+
+
+def test_grammar_keeps_a_phrase_that_is_a_prefix_of_another() -> None:
+    assert language(phrase_grammar(["stop", "stop the fan"], lambda w: True)) == {"stop", "stop the fan"}
 
 
 def test_grammar_with_no_known_phrase_is_a_model_error() -> None:
     with pytest.raises(ModelError, match="no command phrase"):
-        jsgf_grammar(["zorblatt"], lambda w: False)
+        phrase_grammar(["zorblatt"], lambda w: False)
 
 
 def test_auto_falls_back_to_pocketsphinx_and_says_why(tmp_path: Path) -> None:
@@ -150,7 +184,9 @@ def model_zip(path: Path, extra: dict[str, bytes] | None = None, skip: str = "")
 
 def local_spec(archive: Path) -> Any:
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-    return replace(MODELS["vosk-small-en"], url=archive.as_uri(), sha256=digest, size_bytes=archive.stat().st_size)
+    return replace(
+        MODELS["vosk-small-en"], url=archive.as_uri(), sha256=digest, size_bytes=archive.stat().st_size
+    )
 
 
 def test_fetch_verifies_unpacks_and_reports_progress(tmp_path: Path) -> None:
@@ -181,7 +217,7 @@ def test_fetch_refuses_path_traversal(tmp_path: Path) -> None:
 
 def test_fetch_refuses_an_archive_without_the_model_files(tmp_path: Path) -> None:
     archive = model_zip(tmp_path / "partial.zip", skip="am/final.mdl")
-    with pytest.raises(ModelError, match="lacks am/final.mdl"):
+    with pytest.raises(ModelError, match=r"lacks am/final\.mdl"):
         fetch_model(local_spec(archive), tmp_path / "models", progress=None)
     assert not (tmp_path / "models" / "vosk-small-en").exists()
 

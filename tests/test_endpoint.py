@@ -55,15 +55,30 @@ def test_pauses_between_words_do_not_end_the_command() -> None:
     assert reason == "silence" and at_ms >= 1550 + 600  # the last syllable ends at 1.55 s
 
 
+def listen(endpointer: Endpointer, audio: np.ndarray) -> None:
+    """What the pipeline does while waiting for the wake word: let the endpointer hear the room."""
+    for chunk in chunk_samples(np.clip(audio, -32768, 32767).astype(np.int16), 20):
+        endpointer.observe(chunk)
+
+
 def test_adapts_to_a_noisy_room() -> None:
     # A fan at -35 dBFS would count as speech for a fixed -55 dB threshold; the adaptive floor learns it.
     endpointer = Endpointer(EndpointConfig(silence_ms=600))
-    run(endpointer, noise(3.0, -35))  # the room before the command
-    endpointer.reset()
+    listen(endpointer, noise(3.0, -35))
+    assert -37 < endpointer.noise_floor_db < -34
     hum = noise(3.0, -35)
-    speech = speechlike(1.0, -15) + hum[: SAMPLE_RATE_HZ]
+    speech = speechlike(1.0, -15) + hum[:SAMPLE_RATE_HZ]
     reason, at_ms = run(endpointer, speech, hum[SAMPLE_RATE_HZ:])
     assert reason == "silence" and 1540 <= at_ms <= 1620  # the last syllable ends at 0.95 s
+
+
+def test_floor_is_found_in_a_short_pause_within_the_command() -> None:
+    # No listening history (cold start): the 350 ms pause between wake phrase and command is enough.
+    endpointer = Endpointer(EndpointConfig(silence_ms=600))
+    hum = noise(5.0, -35)
+    speech = np.concatenate([speechlike(0.6, -15), np.zeros(5600), speechlike(1.0, -15)])
+    reason, at_ms = run(endpointer, speech + hum[: len(speech)], hum[len(speech) :])
+    assert reason == "silence" and 1900 + 600 <= at_ms <= 1900 + 660  # last syllable ends at 1.9 s
 
 
 def test_fixed_threshold_overrides_adaptation() -> None:
@@ -74,6 +89,7 @@ def test_fixed_threshold_overrides_adaptation() -> None:
 
 def test_max_length_cuts_a_command_that_never_stops() -> None:
     endpointer = Endpointer(EndpointConfig(silence_ms=600, max_command_ms=2000))
+    listen(endpointer, noise(1.0, -60))
     reason, at_ms = run(endpointer, speechlike(5.0, -20))
     assert (reason, at_ms) == ("max_length", 2000)
 

@@ -6,7 +6,9 @@ import io
 import logging
 import os
 import socket
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +111,19 @@ def test_a_terminal_gets_timestamps_even_with_an_inherited_journal_stream(monkey
     logging.getLogger("edge.daemon").info("daemon: ready")
     line = stream.getvalue().strip()
     assert line.endswith("INFO edge.daemon: daemon: ready") and line[:4].isdigit()
+
+
+def test_a_manager_that_stops_reading_never_blocks_the_daemon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "notify.sock"
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(str(path))
+    monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+    try:
+        started = time.monotonic()
+        results = [notify.watchdog() for _ in range(500)]  # far more than a datagram queue holds
+        assert time.monotonic() - started < 5
+        assert results[0] is True and results[-1] is False
+    finally:
+        receiver.close()

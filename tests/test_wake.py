@@ -67,8 +67,8 @@ def test_fixture_set_is_balanced() -> None:
 
 def test_micro_wakes_on_hey_jarvis(micro: MicroWakeDetector) -> None:
     hits = set(detected(micro, WAKE_CLIPS))
-    # Measured at sensitivity 0.5: 28 of 51; every flite kal16 and rms clip, few of the robotic espeak ones.
-    assert len(hits) >= 24, f"only {len(hits)} of {len(WAKE_CLIPS)}"
+    # Measured at sensitivity 0.5: 46 of 51, including every flite kal16 and rms clip.
+    assert len(hits) >= 42, f"only {len(hits)} of {len(WAKE_CLIPS)}"
     for voice in ("flite_kal16", "flite_rms"):
         missed = [c["file"] for c in WAKE_CLIPS if c["voice"] == voice and c["file"] not in hits]
         assert not missed, missed
@@ -103,8 +103,8 @@ def test_micro_rejects_a_phrase_it_has_no_model_for() -> None:
 
 def test_pocketsphinx_spots_the_phrase(sphinx: PocketSphinxWakeDetector) -> None:
     hits = set(detected(sphinx, WAKE_CLIPS))
-    # Measured at sensitivity 0.5: 29 of 51.
-    assert len(hits) >= 24, f"only {len(hits)} of {len(WAKE_CLIPS)}"
+    # Measured at sensitivity 0.5: 29 of 51 (none of the espeak-ng female voices).
+    assert len(hits) >= 25, f"only {len(hits)} of {len(WAKE_CLIPS)}"
     assert {c["file"] for c in WAKE_CLIPS if c["voice"] == "flite_kal16"} <= hits
 
 
@@ -118,7 +118,9 @@ def test_pocketsphinx_rejects_words_outside_its_dictionary() -> None:
 
 
 def test_wake_from_config_picks_the_engine() -> None:
-    config = WakeConfig(engine="micro", phrase="hey jarvis", sensitivity=0.5, refractory_ms=2000, vosk_model=None)
+    config = WakeConfig(
+        engine="micro", phrase="hey jarvis", sensitivity=0.5, refractory_ms=2000, vosk_model=None
+    )
     micro = wake_from_config(config)
     sphinx = wake_from_config(replace(config, engine="pocketsphinx", phrase="hello computer"))
     assert isinstance(micro, MicroWakeDetector) and isinstance(sphinx, PocketSphinxWakeDetector)
@@ -128,6 +130,8 @@ def test_wake_from_config_picks_the_engine() -> None:
 
 
 def test_vosk_wake_without_a_model_is_a_config_error(tmp_path: Path) -> None:
-    config = WakeConfig(engine="vosk", phrase="hey jarvis", sensitivity=0.5, refractory_ms=0, vosk_model=tmp_path)
+    config = WakeConfig(
+        engine="vosk", phrase="hey jarvis", sensitivity=0.5, refractory_ms=0, vosk_model=tmp_path
+    )
     with pytest.raises(ConfigError, match="edge models fetch vosk-small-en"):
         wake_from_config(config)

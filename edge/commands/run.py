@@ -6,15 +6,25 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from edge.assembly import build_runtime
-from edge.audio import AudioSource, MicrophoneSource, RawSource, WavSource
+from edge.audio import (
+    SAMPLE_RATE_HZ,
+    AudioChunk,
+    AudioSource,
+    MicrophoneSource,
+    RawSource,
+    WavSource,
+    read_wav,
+)
 from edge.commands.common import load, print_json
 from edge.commands.replay import describe
 from edge.config import Config
 from edge.daemon import Daemon
+from edge.errors import UsageError
 from edge.events import Event
 from edge.status import DaemonStats, StatusWriter, default_status_path
 
@@ -55,6 +65,8 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 def run(args: argparse.Namespace) -> int:
     """Build the runtime, then serve until stopped."""
     config = load(args)
+    if args.input not in (None, "-"):
+        _check_input_file(Path(args.input))
     runtime = build_runtime(
         config, mock_gpio=args.mock_gpio, sounds=config.feedback.sounds and not args.no_sounds
     )
@@ -80,13 +92,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_input_file(path: Path) -> None:
+    """Refuse a missing or malformed --input file before anything starts (the daemon would retry it)."""
+    if not path.is_file():
+        raise UsageError(f"--input {path}: no such file (give a WAV file, or '-' for raw audio on stdin)")
+    read_wav(path)
+
+
 def _source_opener(config: Config, spec: str | None) -> Callable[[], AudioSource]:
     chunk_ms = config.audio.chunk_ms
     if spec == "-":
         return lambda: RawSource(sys.stdin.buffer, chunk_ms=chunk_ms)
     if spec is not None:
         path = Path(spec)
-        return lambda: WavSource(path, chunk_ms=chunk_ms, realtime=True)
+        tail_ms = config.endpoint.no_speech_timeout_ms + 200
+        return lambda: FileThenQuiet(WavSource(path, chunk_ms=chunk_ms, realtime=True), tail_ms)
     audio = config.audio
     return lambda: MicrophoneSource(
         audio.device,
@@ -95,6 +115,30 @@ def _source_opener(config: Config, spec: str | None) -> Callable[[], AudioSource
         chunk_ms=chunk_ms,
         queue_chunks=audio.queue_chunks,
     )
+
+
+class FileThenQuiet:
+    """A paced file followed by a quiet room, so a command spoken at the very end still gets its endpoint."""
+
+    def __init__(self, source: WavSource, tail_ms: int) -> None:
+        self.source = source
+        self.tail_ms = tail_ms
+
+    def chunks(self) -> Iterator[AudioChunk]:
+        """The file's chunks, then silence paced in real time."""
+        end_ms = 0
+        for chunk in self.source.chunks():
+            end_ms = chunk.timestamp_ms + round(chunk.duration_ms)
+            yield chunk
+        chunk_ms = self.source.chunk_ms
+        quiet = bytes(2 * SAMPLE_RATE_HZ * chunk_ms // 1000)
+        for offset in range(0, self.tail_ms, chunk_ms):
+            time.sleep(chunk_ms / 1000)
+            yield AudioChunk(quiet, end_ms + offset)
+
+    def close(self) -> None:
+        """Close the file."""
+        self.source.close()
 
 
 def _event_printer(mode: str | None) -> Callable[[Event], None] | None:

@@ -61,14 +61,17 @@ def run(args: argparse.Namespace) -> int:
     bank = DeviceBank.from_config(config, make_pin_factory(config.board))
     try:
         raise_on_termination()
-        device = _find(bank, args.device)
-        device.set_level(parse_state(device.config, args.state))
-        _report(args, bank, "set")
         try:
+            device = _find(bank, args.device)
+            device.set_level(parse_state(device.config, args.state))
+            _report(args, bank, "set")
             _hold(args.hold)
         except Shutdown as stop:
             stderr(f"edge: {stop}: returning outputs to their safe state")
     finally:
+        # A second signal must not cut the way back to safe short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         bank.to_safe_state()
         _report(args, bank, "safe")
         bank.close()
