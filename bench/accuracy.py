@@ -6,7 +6,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from bench.fixtures import Clip, bench_config, load_clips, run_clip, states_match
+from bench.fixtures import Clip, ClipPlayer, bench_config, load_clips, states_match
 from edge.assembly import build_runtime
 from edge.events import Detection, Transcript
 
@@ -25,10 +25,11 @@ def evaluate(wake_engine: str, asr_engine: str, asr_mode: str, clips: list[Clip]
     false_wakes = [0, 0]
     right_total = [0, 0]
     failures: list[dict[str, Any]] = []
+    player = ClipPlayer(runtime)
     started = time.process_time()
     try:
         for clip in clips:
-            events, states = run_clip(runtime, clip)
+            events, states = player.play(clip)
             woke = any(isinstance(event, Detection) for event in events)
             right = states_match(clip.devices, states)
             if clip.wake and clip.intent is not None:

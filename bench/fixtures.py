@@ -68,30 +68,33 @@ def bench_config(
     return dataclasses.replace(config, wake=wake, asr=asr)
 
 
-def silence_chunks(config: Config, start_ms: int, duration_ms: int) -> Iterator[AudioChunk]:
-    """Quiet room after the speaker stops, so the endpointer can close the command."""
-    samples = np.zeros(SAMPLE_RATE_HZ * duration_ms // 1000, dtype=np.int16)
-    yield from chunk_samples(samples, config.audio.chunk_ms, start_ms)
+class ClipPlayer:
+    """Plays clips into one runtime as one continuous stream, as a microphone would hear them.
 
+    Audio time runs on from clip to clip (the pipeline's refractory period is in audio time), and each clip
+    is followed by a quiet room long enough for every timeout and the refractory period to pass.
+    """
 
-def clip_chunks(config: Config, samples: np.ndarray) -> Iterator[AudioChunk]:
-    """The clip, then enough silence to reach any timeout."""
-    end_ms = 0
-    for chunk in chunk_samples(samples, config.audio.chunk_ms):
-        end_ms = chunk.timestamp_ms + round(chunk.duration_ms)
-        yield chunk
-    yield from silence_chunks(config, end_ms, config.endpoint.no_speech_timeout_ms + 200)
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.stream_ms = 0
 
+    def chunks(self, samples: np.ndarray) -> Iterator[AudioChunk]:
+        """The clip's chunks, then the quiet tail, stamped with stream time."""
+        config = self.runtime.config
+        tail_ms = max(config.endpoint.no_speech_timeout_ms, config.wake.refractory_ms) + 200
+        quiet = np.zeros(SAMPLE_RATE_HZ * tail_ms // 1000, dtype=np.int16)
+        for chunk in chunk_samples(np.concatenate([samples, quiet]), config.audio.chunk_ms, self.stream_ms):
+            yield chunk
+            self.stream_ms = chunk.timestamp_ms + config.audio.chunk_ms
 
-def run_clip(runtime: Runtime, clip: Clip) -> tuple[list[Event], dict[str, Any]]:
-    """Replay one clip from a fresh start (listening, devices safe); return events and final states."""
-    runtime.pipeline.reset()
-    runtime.bank.to_safe_state()
-    samples = read_wav(clip.path)
-    events = [
-        event for chunk in clip_chunks(runtime.config, samples) for event in runtime.pipeline.feed(chunk)
-    ]
-    return events, runtime.bank.states()
+    def play(self, clip: Clip) -> tuple[list[Event], dict[str, Any]]:
+        """Replay one clip from a fresh start (listening, devices safe); return events and final states."""
+        self.runtime.pipeline.reset()
+        self.runtime.bank.to_safe_state()
+        samples = read_wav(clip.path)
+        events = [event for chunk in self.chunks(samples) for event in self.runtime.pipeline.feed(chunk)]
+        return events, self.runtime.bank.states()
 
 
 def states_match(expected: dict[str, Any], actual: dict[str, Any]) -> bool:

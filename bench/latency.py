@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.fixtures import TRAILING_SILENCE_MS, bench_config, clip_chunks, load_clips
+from bench.fixtures import TRAILING_SILENCE_MS, ClipPlayer, bench_config, load_clips
 from edge.assembly import build_runtime
 from edge.audio import SAMPLE_RATE_HZ, read_wav
 from edge.events import ActionResult, Intent, Transcript
@@ -45,6 +45,7 @@ def run(quick: bool) -> dict[str, Any]:
         "action": [],
     }
     missed = 0
+    player = ClipPlayer(runtime)
     try:
         for clip in clips:
             runtime.pipeline.reset()
@@ -53,10 +54,12 @@ def run(quick: bool) -> dict[str, Any]:
             speech_end_s = len(samples) / SAMPLE_RATE_HZ - TRAILING_SILENCE_MS / 1000
             transcript = intent = action = None
             action_wall = 0.0
+            clip_start_ms = player.stream_ms
             started = time.perf_counter()
-            for chunk in clip_chunks(config, samples):
-                available_at = started + (chunk.timestamp_ms + chunk.duration_ms) / 1000
-                time.sleep(max(0.0, available_at - time.perf_counter()))
+            for chunk in player.chunks(samples):
+                if action is None:  # once the pin has changed, the rest of the quiet tail need not be paced
+                    available_at = started + (chunk.timestamp_ms - clip_start_ms + chunk.duration_ms) / 1000
+                    time.sleep(max(0.0, available_at - time.perf_counter()))
                 for event in runtime.pipeline.feed(chunk):
                     if isinstance(event, Transcript):
                         transcript = event
@@ -64,8 +67,6 @@ def run(quick: bool) -> dict[str, Any]:
                         intent = event
                     elif isinstance(event, ActionResult) and action is None:
                         action, action_wall = event, time.perf_counter()
-                if action is not None:
-                    break
             if action is None or transcript is None:
                 missed += 1
                 continue
