@@ -223,7 +223,9 @@ class MicrophoneSource:
 
     sounddevice's callback runs on PortAudio's thread and only copies the block into a bounded queue; when
     the pipeline falls behind, the oldest block is dropped (counted in ``drops``) so the pipeline always
-    hears the present. Everything else (downmix, resampling, logging) happens on the reading thread.
+    hears the present. A recorder that wants the first seconds intact passes ``keep_oldest=True`` and the
+    newest block is dropped instead. Everything else (downmix, resampling, logging) happens on the reading
+    thread.
     """
 
     def __init__(
@@ -235,8 +237,10 @@ class MicrophoneSource:
         chunk_ms: int = 30,
         queue_chunks: int = 50,
         stall_timeout_s: float = 2.0,
+        keep_oldest: bool = False,
     ) -> None:
         self._sd = import_sounddevice()
+        self.keep_oldest = keep_oldest
         self.chunk_ms = chunk_ms
         self.stall_timeout_s = stall_timeout_s
         self.drops = 0
@@ -296,6 +300,10 @@ class MicrophoneSource:
                 self._queue.put_nowait(item)
                 return
             except queue.Full:
+                if self.keep_oldest and item is not None:
+                    with self._lock:
+                        self.drops += 1
+                    return
                 try:
                     self._queue.get_nowait()
                     with self._lock:

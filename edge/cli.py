@@ -32,7 +32,7 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the parser with every available subcommand registered."""
+    """Return the parser with every subcommand registered."""
     # The options are accepted before and after the command. The copy on the subcommands defaults to
     # SUPPRESS so it cannot overwrite a value given before the command (an argparse pitfall).
     common = argparse.ArgumentParser(add_help=False)
@@ -46,13 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     subparsers.required = True
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"edge.commands.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"edge.commands.{name}":
-                raise
-            continue
-        module.register(subparsers, common)
+        importlib.import_module(f"edge.commands.{name}").register(subparsers, common)
     return parser
 
 

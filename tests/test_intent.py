@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -39,16 +40,26 @@ def small_training(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainResul
     return result, path, config
 
 
-def _litert_matches_numpy(path: Path, config: Config) -> None:
-    classifier = LiteRTIntentClassifier(path, devices=config.devices)
+def _interpreters() -> list[str]:
+    """ai-edge-litert always; tflite-runtime 2.14 too where it installs (it needs numpy < 2)."""
+    found = ["litert"]
+    if importlib.util.find_spec("tflite_runtime") is not None:
+        found.append("tflite_runtime")
+    return found
+
+
+def _litert_matches_numpy(path: Path, config: Config, backend: str = "litert") -> None:
+    classifier = LiteRTIntentClassifier(path, devices=config.devices, backend=backend)
+    assert classifier.backend == backend
     texts = ["turn on the lamp", "fan to high", "what's the weather like", "", "dim them kitchen lite"]
     expected = classifier.weights.forward(featurize_many(texts, classifier.lexicon, classifier.settings))
     for text, want in zip(texts, expected, strict=True):
         assert np.allclose(classifier.probabilities(text), want, atol=1e-5, rtol=0)
 
 
-def test_shipped_model_litert_equals_numpy_reference(shipped_config: Config) -> None:
-    _litert_matches_numpy(SHIPPED_MODEL, shipped_config)
+@pytest.mark.parametrize("backend", _interpreters())
+def test_shipped_model_interpreter_equals_numpy_reference(shipped_config: Config, backend: str) -> None:
+    _litert_matches_numpy(SHIPPED_MODEL, shipped_config, backend)
 
 
 def test_fresh_model_litert_equals_numpy_reference(small_training: tuple[TrainResult, Path, Config]) -> None:

@@ -41,8 +41,16 @@ def run(args: argparse.Namespace) -> int:
         audio = load(args).audio
         device = audio.device if device is None else device
         rate, channels, chunk_ms = audio.sample_rate_hz, audio.channels, audio.chunk_ms
+    # A recording is not latency-bound: it keeps the oldest audio, so a slow reader never loses the first
+    # words (a live pipeline does the opposite, to hear the present).
+    queue_chunks = min(max(200, round(args.seconds * 1000 / chunk_ms) + 50), 20_000)
     source = MicrophoneSource(
-        device, sample_rate_hz=rate, channels=channels, chunk_ms=chunk_ms, queue_chunks=200
+        device,
+        sample_rate_hz=rate,
+        channels=channels,
+        chunk_ms=chunk_ms,
+        queue_chunks=queue_chunks,
+        keep_oldest=True,
     )
     wanted = round(args.seconds * SAMPLE_RATE_HZ) * 2
     pcm = bytearray()
