@@ -20,7 +20,9 @@ from edge.config import EndpointConfig
 
 EndpointReason = Literal["silence", "max_length", "no_speech"]
 
-SPEECH_MARGIN_DB = 10.0  # speech is this far above the noise floor
+# Speech is this far above the noise floor. Measured on the fixtures with the floor learnt while listening:
+# 10 dB cut soft words in 10 dB SNR clips (41/59 commands right), 6 dB kept them (46/59).
+SPEECH_MARGIN_DB = 6.0
 MIN_SPEECH_DB = -55.0  # quieter than this (dBFS RMS) is never speech, however quiet the room
 MIN_SPEECH_MS = 60  # this much speech, in total, before trailing silence can end a command
 _FLOOR_HISTORY_MS = 3000

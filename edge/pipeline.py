@@ -91,6 +91,8 @@ class Pipeline:
 
     def _listen(self, chunk: AudioChunk) -> list[Event]:
         self._remember(chunk)
+        # The room heard while listening is what the endpointer measures its noise floor against.
+        self.endpointer.observe(chunk)
         started = self._clock()
         try:
             detection = self.wake.process(chunk)

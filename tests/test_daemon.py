@@ -105,6 +105,9 @@ class MarkerEndpointer:
             return "silence"
         return "no_speech" if not self._speech and self._chunks >= 4 else None
 
+    def observe(self, audio: AudioChunk) -> None:
+        """Marker audio has no noise floor to learn."""
+
     def reset(self) -> None:
         self._chunks, self._silent, self._speech = 0, 0, False
 
