@@ -86,5 +86,10 @@ def describe(event: Event) -> str:
     data = event.to_dict()
     at = f"{data.pop('timestamp_ms') / 1000:6.2f}s"
     kind = data.pop("type")
-    details = " ".join(f"{key}={value!r}" for key, value in data.items() if value not in (None, {}, ""))
+    details = " ".join(f"{key}={_short(value)}" for key, value in data.items() if value not in (None, {}, ""))
     return f"{at} {kind:<15} {details}"
+
+
+def _short(value: object) -> str:
+    # Scores and latencies to two decimals: a class reads "0.98", not "0.9796875".
+    return f"{value:.2f}" if isinstance(value, float) else repr(value)
