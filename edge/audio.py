@@ -272,6 +272,11 @@ class MicrophoneSource:
         try:
             info = sd.query_devices(device, "input")
         except (ValueError, sd.PortAudioError) as err:
+            if device is None:
+                raise AudioError(
+                    "no microphone: the system has no default input device (plug one in, or set audio.device; "
+                    "see `edge audio-devices`)"
+                ) from None
             raise AudioError(f"microphone {device!r}: {err} (see `edge audio-devices`)") from None
         index = info["index"]
         channels = min(channels, int(info["max_input_channels"])) or 1
