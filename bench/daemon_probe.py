@@ -2,7 +2,8 @@
 
 Starts ``edge run --input -`` exactly as systemd would (with a ``NOTIFY_SOCKET``), times the ``READY=1``
 notification, streams the command fixtures into its stdin as raw audio, and reads the child's peak RSS from
-``wait4`` once it exits at the end of the input.
+``/proc/PID/status`` (``VmHWM``, the high-water mark of the process after ``exec``) until it exits at the end
+of the input. ``wait4``'s ``ru_maxrss`` would not do: Linux carries the forking parent's peak into it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,28 @@ def _audio(seconds_cap: float) -> bytes:
     pieces = [read_wav(clip.path) for clip in load_clips()]
     audio = np.concatenate(pieces)[: int(seconds_cap * 16000)]
     return audio.astype("<i2").tobytes()
+
+
+class _PeakWatcher(threading.Thread):
+    """Reads a process's VmHWM every 20 ms until it is gone; the last value read is its peak RSS."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.path = Path(f"/proc/{pid}/status")
+        self.peak_kb = 0
+
+    def run(self) -> None:
+        while True:
+            try:
+                text = self.path.read_text()
+            except OSError:
+                return
+            for line in text.splitlines():
+                if line.startswith("VmHWM:"):
+                    self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+            if "State:\tZ" in text:
+                return
+            time.sleep(0.02)
 
 
 def _drain(listener: socket.socket) -> None:
@@ -88,7 +111,10 @@ def probe(wake_engine: str, asr_engine: str, audio: bytes) -> dict[str, Any]:
                 process.stdin.close()
             except BrokenPipeError:
                 pass  # the daemon died early; its exit code and stderr say why
-            _, status, usage = os.wait4(process.pid, 0)
+            watcher = _PeakWatcher(process.pid)
+            watcher.start()
+            _, status, _usage = os.wait4(process.pid, 0)
+            watcher.join()
             reaped = True
         finally:
             listener.close()
@@ -101,7 +127,7 @@ def probe(wake_engine: str, asr_engine: str, audio: bytes) -> dict[str, Any]:
         "wake_engine": wake_engine,
         "asr_engine": asr_engine,
         "cold_start_seconds": round(ready_s, 2),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(watcher.peak_kb / 1024, 1),
         "audio_seconds": round(len(audio) / 32000, 1),
         "exit_code": exit_code,
         "stderr_tail": stderr.strip().splitlines()[-3:] if exit_code else [],
