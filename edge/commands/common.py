@@ -10,11 +10,20 @@ from types import FrameType
 from typing import Any
 
 from edge.config import Config, find_config_path, load_config
+from edge.errors import ConfigError
 
 
 def load(args: argparse.Namespace) -> Config:
     """Load and validate the config the arguments name."""
-    return load_config(find_config_path(args.config), board_override=args.board)
+    path = find_config_path(args.config)
+    if not args.config and not path.is_file():
+        raise ConfigError(
+            str(path),
+            "",
+            "no config found (looked for -c FILE, $EDGE_CONFIG, ./edge.yaml, /etc/edge/edge.yaml); "
+            "start from the example edge.yaml in the repository",
+        )
+    return load_config(path, board_override=args.board)
 
 
 def print_json(value: Any) -> None:
