@@ -7,8 +7,8 @@ from collections import defaultdict
 from typing import Any
 
 from bench.fixtures import Clip, ClipPlayer, bench_config, load_clips, states_match
-from edge.assembly import build_runtime
 from edge.events import Detection, Transcript
+from edge.runtime.assembly import build_runtime
 
 
 def _rate(right: int, total: int) -> float | None:

@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 
 from bench.fixtures import SHIPPED_CONFIG, load_clips
-from edge.audio import read_wav
+from edge.speech.audio import read_wav
 
 READY_TIMEOUT_S = 120
 

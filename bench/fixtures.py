@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import yaml
 
-from edge.assembly import Runtime
-from edge.audio import SAMPLE_RATE_HZ, AudioChunk, chunk_samples, read_wav
 from edge.config import Config, load_config
 from edge.events import Event
+from edge.runtime.assembly import Runtime
+from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk, chunk_samples, read_wav
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"

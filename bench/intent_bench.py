@@ -20,11 +20,11 @@ from typing import Any
 import yaml
 
 from edge.config import Config, load_config
-from edge.features import Lexicon, tokens
-from edge.intent import LiteRTIntentClassifier
-from edge.templates import Node
-from edge.training import split_of, train
-from edge.vocabulary import Vocabulary, load_vocabulary
+from edge.understanding.features import Lexicon, tokens
+from edge.understanding.intent import LiteRTIntentClassifier
+from edge.understanding.templates import Node
+from edge.understanding.training import split_of, train
+from edge.understanding.vocabulary import Vocabulary, load_vocabulary
 
 REPO = Path(__file__).resolve().parent.parent
 PARAPHRASES = REPO / "tests" / "data" / "paraphrases.yaml"

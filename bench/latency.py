@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from bench.fixtures import TRAILING_SILENCE_MS, ClipPlayer, bench_config, load_clips
-from edge.assembly import build_runtime
-from edge.audio import SAMPLE_RATE_HZ, read_wav
 from edge.events import ActionResult, Intent, Transcript
+from edge.runtime.assembly import build_runtime
+from edge.speech.audio import SAMPLE_RATE_HZ, read_wav
 
 
 def _percentiles(values: list[float]) -> dict[str, float | None]:

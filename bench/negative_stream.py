@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.audio import SAMPLE_RATE_HZ, read_wav
+from edge.speech.audio import SAMPLE_RATE_HZ, read_wav
 
 CORPUS_DIR = Path(__file__).resolve().parent / "audio"
 

@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from edge.assembly import build_runtime
-from edge.audio import SAMPLE_RATE_HZ, AudioChunk, read_wav
 from edge.config import load_config
-from edge.daemon import Daemon
 from edge.events import Event, StageError
-from edge.status import DaemonStats, StatusWriter
+from edge.runtime.assembly import build_runtime
+from edge.runtime.daemon import Daemon
+from edge.runtime.status import DaemonStats, StatusWriter
+from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk, read_wav
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIG = REPO / "edge.yaml"

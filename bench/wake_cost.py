@@ -16,8 +16,8 @@ import numpy as np
 
 from bench.fixtures import bench_config, load_clips
 from bench.negative_stream import negative_stream
-from edge.audio import chunk_samples, read_wav
-from edge.wake import wake_from_config
+from edge.speech.audio import chunk_samples, read_wav
+from edge.speech.wake import wake_from_config
 
 BLOCK_S = 60
 

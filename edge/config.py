@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-from edge.board import BoardProfile, load_board, resolve_board
+from edge.devices.board import BoardProfile, load_board, resolve_board
 from edge.errors import ConfigError
 from edge.resources import data_dir
 from edge.yamlfields import Section, load_yaml_mapping

@@ -6,7 +6,7 @@ import logging
 import sys
 from typing import TextIO
 
-from edge import notify
+from edge.runtime import notify
 
 
 class JournalFormatter(logging.Formatter):

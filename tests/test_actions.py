@@ -7,12 +7,12 @@ import logging
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from edge.actions import align_intent, execute, plan_action
 from edge.config import Config
-from edge.devices import DeviceBank
+from edge.devices.actions import align_intent, execute, plan_action
+from edge.devices.bank import DeviceBank
 from edge.events import ActionResult, Intent, NotUnderstood
-from edge.slots import Slots
-from edge.understanding import Understanding
+from edge.understanding.handler import Understanding
+from edge.understanding.slots import Slots
 
 
 @pytest.fixture
@@ -101,9 +101,9 @@ def test_relay_cannot_dim(understanding: Understanding, pin_factory: MockFactory
 
 
 def test_one_info_line_per_intent(understanding: Understanding, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="edge.understanding"):
+    with caplog.at_level(logging.INFO, logger="edge.understanding.handler"):
         understanding.handle("turn on the kitchen light", 0)
-    lines = [r.getMessage() for r in caplog.records if r.name == "edge.understanding"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "edge.understanding.handler"]
     assert (
         len(lines) == 1
         and lines[0].startswith("intent: light_on conf=")

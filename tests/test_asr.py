@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from edge.asr import PhraseGrammar, PocketSphinxRecognizer, phrase_grammar, recognizer_from_config
-from edge.audio import chunk_samples, read_wav
 from edge.config import AsrConfig
 from edge.errors import ModelError
-from edge.model_fetch import MODELS, fetch_model, installed_models
+from edge.speech.asr import PhraseGrammar, PocketSphinxRecognizer, phrase_grammar, recognizer_from_config
+from edge.speech.audio import chunk_samples, read_wav
+from edge.speech.model_fetch import MODELS, fetch_model, installed_models
 
 from .support import edge_command, subprocess_env
 from .test_wake import CLIPS, FIXTURES
@@ -41,7 +41,7 @@ PHRASES = [
 
 
 class Phrases:
-    """Stands in for edge.vocabulary.Vocabulary: only the two methods recognizers use."""
+    """Stands in for edge.understanding.vocabulary.Vocabulary: only the two methods recognizers use."""
 
     def __init__(self, phrases: list[str]) -> None:
         self.phrases = phrases
@@ -126,7 +126,7 @@ def test_grammar_drops_phrases_with_unknown_words(caplog: pytest.LogCaptureFixtu
     assert language(grammar) == {
         f"{lead} {c}".strip() for lead in ("", "hey", "jarvis", "hey jarvis") for c in commands
     }
-    with caplog.at_level(logging.WARNING, logger="edge.asr"):
+    with caplog.at_level(logging.WARNING, logger="edge.speech.asr"):
         PocketSphinxRecognizer(["turn on the lamp", "turn on the zorblatt"])
     assert "zorblatt" in caplog.text
 

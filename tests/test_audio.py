@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.audio import (
+from edge.errors import AudioFormatError
+from edge.speech.audio import (
     SAMPLE_RATE_HZ,
     AudioChunk,
     RawSource,
@@ -19,7 +20,6 @@ from edge.audio import (
     read_wav,
     resample,
 )
-from edge.errors import AudioFormatError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TONE_HZ = 440.0

@@ -73,7 +73,7 @@ def test_missing_config_file_names_it(tmp_path: Path) -> None:
 
 
 def test_board_is_detected_from_the_device_tree_model(tmp_path: Path) -> None:
-    from edge.board import resolve_board
+    from edge.devices.board import resolve_board
 
     model = tmp_path / "model"
     model.write_bytes(b"Raspberry Pi 4 Model B Rev 1.5\x00")

@@ -13,6 +13,7 @@ import math
 import os
 import signal
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,14 @@ from typing import Any
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from edge.audio import SAMPLE_RATE_HZ, AudioChunk
 from edge.config import Config
-from edge.daemon import BACKOFF_RESET_AFTER_MS, Backoff, Daemon
-from edge.devices import DeviceBank
+from edge.devices.bank import DeviceBank
 from edge.errors import AudioError, AudioFormatError
 from edge.events import ActionResult, Detection, Event, NotUnderstood, StageError, Timeout, Transcript
-from edge.pipeline import Pipeline, State
-from edge.status import DaemonStats, StatusWriter
+from edge.runtime.daemon import BACKOFF_RESET_AFTER_MS, INBOX_SIZE, Backoff, Daemon
+from edge.runtime.pipeline import Pipeline, State
+from edge.runtime.status import DaemonStats, StatusWriter
+from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk
 
 CHUNK_MS = 30
 SILENCE, WAKE = 0, 1000
@@ -409,3 +410,53 @@ def test_watchdog_ready_and_stopping_reach_the_notify_socket(
     assert fields[0] == "READY=1"
     assert fields.count("WATCHDOG=1") == 3  # one per chunk, as the injected clock moves 1 s per chunk
     assert fields[-1] == "STOPPING=1"
+
+
+def test_a_request_from_another_thread_runs_on_the_pipeline_thread_while_no_microphone_is_there(
+    shipped_config, pin_factory, tmp_path
+) -> None:
+    """The web view's command box must work in a room whose microphone is missing (retry back-off)."""
+    bank = DeviceBank.from_config(shipped_config, pin_factory)
+    events: list[Event] = []
+    ran_on: list[str] = []
+    published = threading.Event()
+
+    def collect(event: Event) -> None:
+        events.append(event)
+        published.set()
+
+    def never_opens() -> ScriptSource:
+        raise AudioError("microphone 'USB mic': cannot open: no such device")
+
+    daemon = Daemon(
+        never_opens,
+        marker_pipeline(bank),
+        bank,
+        sinks=(collect,),
+        backoff=Backoff(first_s=30.0, cap_s=30.0),  # a request must not wait for the retry
+    )
+
+    def switch_on() -> list[Event]:
+        ran_on.append(threading.current_thread().name)
+        return SwitchHandler(bank).handle("kitchen_light on", 0)
+
+    runner = threading.Thread(target=daemon.run, name="pipeline")
+    runner.start()
+    try:
+        assert daemon.submit(switch_on)
+        assert published.wait(timeout=5)
+        assert ran_on == ["pipeline"]
+        assert [e.type for e in events] == ["action"]
+        assert pin_factory.pin("GPIO12").state == 1
+    finally:
+        daemon.stop()
+        runner.join(timeout=5)
+    assert not runner.is_alive()
+    assert pin_factory.pin("GPIO12").state == 0  # safe state on the way out
+
+
+def test_a_full_inbox_refuses_requests_instead_of_blocking(shipped_config, pin_factory) -> None:
+    bank = DeviceBank.from_config(shipped_config, pin_factory)
+    daemon = Daemon(lambda: ScriptSource([]), marker_pipeline(bank), bank)
+    accepted = [daemon.submit(list) for _ in range(INBOX_SIZE + 3)]
+    assert accepted == [True] * INBOX_SIZE + [False] * 3

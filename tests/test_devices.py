@@ -6,7 +6,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from edge.config import Config, DeviceConfig
-from edge.devices import Device, DeviceBank
+from edge.devices.bank import Device, DeviceBank
 from edge.errors import DeviceError
 
 

@@ -20,10 +20,10 @@ import pytest
 import yaml
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from edge.assembly import Runtime, build_runtime
-from edge.audio import SAMPLE_RATE_HZ, chunk_samples, read_wav
 from edge.config import Config, load_config
 from edge.events import ActionResult, Detection, Event
+from edge.runtime.assembly import Runtime, build_runtime
+from edge.speech.audio import SAMPLE_RATE_HZ, chunk_samples, read_wav
 
 from .support import REPO, SHIPPED_CONFIG, edge_command, subprocess_env
 

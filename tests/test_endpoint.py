@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.audio import SAMPLE_RATE_HZ, AudioChunk, chunk_samples
 from edge.config import EndpointConfig
-from edge.endpoint import Endpointer, level_db
+from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk, chunk_samples
+from edge.speech.endpoint import Endpointer, level_db
 
 RNG = np.random.default_rng(7)
 

@@ -11,7 +11,7 @@ from gpiozero.pins.mock import MockFactory
 
 from edge.config import Config, FeedbackConfig
 from edge.events import ActionResult, Detection, Intent, NotUnderstood, StageError, Timeout, Transcript
-from edge.feedback import LISTENING_DIM, SOUND_NAMES, Feedback, load_sounds
+from edge.runtime.feedback import LISTENING_DIM, SOUND_NAMES, Feedback, load_sounds
 
 WAKE = Detection(1000, "hey_jarvis", 0.99)
 HEARD = Transcript(2000, "turn on the lamp", "pocketsphinx", "silence")
@@ -58,7 +58,7 @@ def test_a_failing_player_is_logged_once_and_never_raised(caplog: pytest.LogCapt
         raise OSError("no default output device")
 
     feedback = Feedback(sounds=load_sounds(), player=broken)
-    with caplog.at_level(logging.WARNING, logger="edge.feedback"):
+    with caplog.at_level(logging.WARNING, logger="edge.runtime.feedback"):
         for _ in range(3):
             feedback.on_event(WAKE)
     assert caplog.text.count("cannot play sounds") == 1

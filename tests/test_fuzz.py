@@ -17,9 +17,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge.audio import read_wav
 from edge.config import Config, load_config
 from edge.errors import AudioFormatError, ConfigError
+from edge.speech.audio import read_wav
 
 from .support import SHIPPED_CONFIG
 

@@ -13,11 +13,11 @@ import yaml
 
 from edge.config import Config
 from edge.errors import ModelError
-from edge.features import Lexicon, featurize_many
-from edge.intent import LiteRTIntentClassifier, load_classifier
 from edge.tflite_model import read_tflite, write_tflite
-from edge.training import TrainResult, train
-from edge.vocabulary import load_vocabulary
+from edge.understanding.features import Lexicon, featurize_many
+from edge.understanding.intent import LiteRTIntentClassifier, load_classifier
+from edge.understanding.training import TrainResult, train
+from edge.understanding.vocabulary import load_vocabulary
 
 from .support import REPO
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.audio import read_wav, resample, to_int16
+from edge.speech.audio import read_wav, resample, to_int16
 
 from .support import REPO, edge_command, subprocess_env
 
@@ -53,7 +53,7 @@ def fake_sound_card(home: Path, raw: bytes) -> dict[str, str]:
 CAPTURE = """
 import json, sys, threading
 import numpy as np
-from edge.audio import MicrophoneSource
+from edge.speech.audio import MicrophoneSource
 args = json.loads(sys.argv[1])
 source = MicrophoneSource("fixture", **args["settings"])
 if args.get("wait_for_drops"):
@@ -149,7 +149,7 @@ def test_a_full_queue_drops_the_oldest_audio_and_counts_it(tmp_path: Path) -> No
 
 def test_an_unknown_device_is_an_audio_error(tmp_path: Path) -> None:
     env = fake_sound_card(tmp_path / "home", bytes(3200))
-    code = "from edge.audio import MicrophoneSource\nMicrophoneSource('no such mic', sample_rate_hz=16000)"
+    code = "from edge.speech.audio import MicrophoneSource\nMicrophoneSource('no such mic', sample_rate_hz=16000)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, check=False
     )

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from edge import notify
 from edge.logs import configure as configure_logging
+from edge.runtime import notify
 
 
 @pytest.fixture
@@ -95,12 +95,12 @@ def test_journal_logging_has_priorities_and_no_timestamps(tmp_path, monkeypatch,
         info = os.fstat(stream.fileno())
         monkeypatch.setenv("JOURNAL_STREAM", f"{info.st_dev}:{info.st_ino}")
         configure_logging(logging.INFO, stream)
-        logging.getLogger("edge.wake").info("wake: %s score=%.2f", "hey_jarvis", 0.91)
-        logging.getLogger("edge.audio").warning("audio: 3 chunks dropped")
+        logging.getLogger("edge.speech.wake").info("wake: %s score=%.2f", "hey_jarvis", 0.91)
+        logging.getLogger("edge.speech.audio").warning("audio: 3 chunks dropped")
         stream.seek(0)
         assert stream.read().splitlines() == [
-            "<6>edge.wake: wake: hey_jarvis score=0.91",
-            "<4>edge.audio: audio: 3 chunks dropped",
+            "<6>edge.speech.wake: wake: hey_jarvis score=0.91",
+            "<4>edge.speech.audio: audio: 3 chunks dropped",
         ]
 
 
@@ -108,9 +108,9 @@ def test_a_terminal_gets_timestamps_even_with_an_inherited_journal_stream(monkey
     monkeypatch.setenv("JOURNAL_STREAM", "8:12345")  # inherited from a parent: not this stream
     stream = io.StringIO()
     configure_logging(logging.INFO, stream)
-    logging.getLogger("edge.daemon").info("daemon: ready")
+    logging.getLogger("edge.runtime.daemon").info("daemon: ready")
     line = stream.getvalue().strip()
-    assert line.endswith("INFO edge.daemon: daemon: ready") and line[:4].isdigit()
+    assert line.endswith("INFO edge.runtime.daemon: daemon: ready") and line[:4].isdigit()
 
 
 def test_a_manager_that_stops_reading_never_blocks_the_daemon(

@@ -11,7 +11,7 @@ import pytest
 
 from edge.cli import main
 from edge.errors import UsageError
-from edge.service import (
+from edge.runtime.service import (
     RunCommand,
     WriteFile,
     apply,

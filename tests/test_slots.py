@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from edge.config import Config, DeviceConfig
-from edge.numbers import parse_number, spoken
-from edge.slots import SlotParser
+from edge.understanding.numbers import parse_number, spoken
+from edge.understanding.slots import SlotParser
 
 
 @pytest.fixture

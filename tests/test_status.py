@@ -11,7 +11,7 @@ import pytest
 
 from edge.cli import main
 from edge.events import ActionResult, Detection, Intent, NotUnderstood, StageError, Timeout, Transcript
-from edge.status import DaemonStats, StatusWriter, default_status_path, percentile, read_status
+from edge.runtime.status import DaemonStats, StatusWriter, default_status_path, percentile, read_status
 
 from .support import edge_command, subprocess_env
 

@@ -9,8 +9,8 @@ import pytest
 
 from edge.config import Config, DeviceConfig
 from edge.errors import ConfigError
-from edge.templates import TemplateError, parse, sample
-from edge.vocabulary import INTENTS, MAX_COMMAND_PHRASES, load_vocabulary
+from edge.understanding.templates import TemplateError, parse, sample
+from edge.understanding.vocabulary import INTENTS, MAX_COMMAND_PHRASES, load_vocabulary
 
 
 def expand(template: str, slots: dict[str, str] | None = None) -> set[str]:

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from edge.audio import chunk_samples, read_wav
 from edge.config import WakeConfig
 from edge.errors import ConfigError
 from edge.events import Detection
-from edge.wake import MicroWakeDetector, PocketSphinxWakeDetector, WakeDetector, wake_from_config
+from edge.speech.audio import chunk_samples, read_wav
+from edge.speech.wake import MicroWakeDetector, PocketSphinxWakeDetector, WakeDetector, wake_from_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from edge.audio import import_sounddevice
 from edge.commands.common import print_json
 from edge.errors import AudioError
+from edge.speech.audio import import_sounddevice
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

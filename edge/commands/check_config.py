@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from edge.commands.common import load
-from edge.devices import DeviceBank, mock_pin_factory
-from edge.validation import validate_models
+from edge.devices.bank import DeviceBank, mock_pin_factory
+from edge.understanding.validation import validate_models
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 from edge.commands.common import load, print_json
 from edge.config import Config
-from edge.devices import DeviceBank, mock_pin_factory
-from edge.status import default_status_path
+from edge.devices.bank import DeviceBank, mock_pin_factory
+from edge.runtime.status import default_status_path
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

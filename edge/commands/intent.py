@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from edge.commands.common import load, print_json
-from edge.devices import DeviceBank, mock_pin_factory
-from edge.understanding import Understanding
+from edge.devices.bank import DeviceBank, mock_pin_factory
+from edge.understanding.handler import Understanding
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

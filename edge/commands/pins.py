@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from edge.board import BoardProfile, load_board
 from edge.commands.common import load
 from edge.config import Config
-from edge.devices import mock_pin_factory
+from edge.devices.bank import mock_pin_factory
+from edge.devices.board import BoardProfile, load_board
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

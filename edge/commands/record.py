@@ -6,10 +6,10 @@ import argparse
 import wave
 from pathlib import Path
 
-from edge.audio import SAMPLE_RATE_HZ, MicrophoneSource
 from edge.commands.common import load, stderr
 from edge.config import find_config_path
 from edge.errors import UsageError
+from edge.speech.audio import SAMPLE_RATE_HZ, MicrophoneSource
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

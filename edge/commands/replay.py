@@ -6,10 +6,10 @@ import argparse
 from collections.abc import Iterator
 from pathlib import Path
 
-from edge.assembly import Runtime, build_runtime
-from edge.audio import SAMPLE_RATE_HZ, AudioChunk, WavSource
 from edge.commands.common import load, print_json
 from edge.events import Event
+from edge.runtime.assembly import Runtime, build_runtime
+from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk, WavSource
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

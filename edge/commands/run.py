@@ -10,8 +10,15 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from edge.assembly import build_runtime
-from edge.audio import (
+from edge.commands.common import load, print_json
+from edge.commands.replay import describe
+from edge.config import Config
+from edge.errors import UsageError
+from edge.events import Event
+from edge.runtime.assembly import build_runtime
+from edge.runtime.daemon import Daemon
+from edge.runtime.status import DaemonStats, StatusWriter, default_status_path
+from edge.speech.audio import (
     SAMPLE_RATE_HZ,
     AudioChunk,
     AudioSource,
@@ -20,13 +27,6 @@ from edge.audio import (
     WavSource,
     read_wav,
 )
-from edge.commands.common import load, print_json
-from edge.commands.replay import describe
-from edge.config import Config
-from edge.daemon import Daemon
-from edge.errors import UsageError
-from edge.events import Event
-from edge.status import DaemonStats, StatusWriter, default_status_path
 
 log = logging.getLogger(__name__)
 

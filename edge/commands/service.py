@@ -11,7 +11,7 @@ import edge
 from edge.commands.common import load
 from edge.config import find_config_path
 from edge.errors import UsageError
-from edge.service import (
+from edge.runtime.service import (
     apply,
     check_reachable,
     exec_start_command,

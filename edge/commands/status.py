@@ -9,7 +9,7 @@ from typing import Any
 
 from edge.commands.common import print_json
 from edge.errors import EXIT_FAILURE
-from edge.status import default_status_path, read_status
+from edge.runtime.status import default_status_path, read_status
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

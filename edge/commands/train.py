@@ -9,9 +9,9 @@ from pathlib import Path
 
 from edge.commands.common import load, print_json
 from edge.errors import ModelError
-from edge.features import Lexicon
-from edge.training import train
-from edge.vocabulary import load_vocabulary
+from edge.understanding.features import Lexicon
+from edge.understanding.training import train
+from edge.understanding.vocabulary import load_vocabulary
 
 log = logging.getLogger(__name__)
 

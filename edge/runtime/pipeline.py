@@ -16,10 +16,10 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from edge.audio import AudioChunk
-from edge.endpoint import Endpointer
 from edge.events import Detection, Event, StageError, Timeout, Transcript
-from edge.wake import WakeDetector
+from edge.speech.audio import AudioChunk
+from edge.speech.endpoint import Endpointer
+from edge.speech.wake import WakeDetector
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from edge.config import Config
-from edge.intent import load_classifier
-from edge.vocabulary import load_vocabulary
+from edge.understanding.intent import load_classifier
+from edge.understanding.vocabulary import load_vocabulary
 
 
 def validate_models(config: Config) -> list[str]:

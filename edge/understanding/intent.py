@@ -16,9 +16,9 @@ import numpy as np
 
 from edge.config import DeviceConfig, IntentConfig
 from edge.errors import BackendMissingError, ModelError
-from edge.features import FEATURE_VERSION, FeatureSettings, Lexicon, featurize, normalize
 from edge.tflite_model import MLPWeights, read_tflite
-from edge.vocabulary import INTENTS
+from edge.understanding.features import FEATURE_VERSION, FeatureSettings, Lexicon, featurize, normalize
+from edge.understanding.vocabulary import INTENTS
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.devices import Device, DeviceBank
-from edge.slots import Slots, intent_kind
+from edge.devices.bank import Device, DeviceBank
+from edge.understanding.slots import Slots, intent_kind
 
 log = logging.getLogger(__name__)
 

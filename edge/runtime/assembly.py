@@ -12,16 +12,16 @@ from dataclasses import dataclass, field
 
 from gpiozero.pins import Factory
 
-from edge.asr import recognizer_from_config
 from edge.config import Config
-from edge.devices import DeviceBank, make_pin_factory
-from edge.endpoint import Endpointer
+from edge.devices.bank import DeviceBank, make_pin_factory
 from edge.events import Event
-from edge.feedback import Feedback
-from edge.pipeline import Pipeline
-from edge.understanding import Understanding
-from edge.vocabulary import load_vocabulary
-from edge.wake import wake_from_config
+from edge.runtime.feedback import Feedback
+from edge.runtime.pipeline import Pipeline
+from edge.speech.asr import recognizer_from_config
+from edge.speech.endpoint import Endpointer
+from edge.speech.wake import wake_from_config
+from edge.understanding.handler import Understanding
+from edge.understanding.vocabulary import load_vocabulary
 
 log = logging.getLogger(__name__)
 

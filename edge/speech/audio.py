@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 
 from edge.errors import AudioError, AudioFormatError, BackendMissingError
-from edge.resample import Resampler, resample, to_int16
+from edge.speech.resample import Resampler, resample, to_int16
 
 log = logging.getLogger(__name__)
 

@@ -8,23 +8,27 @@ Signals only set an event that the loop checks between chunks, so no stage is ev
 from __future__ import annotations
 
 import logging
+import queue
 import signal
 import threading
 import time
 from collections.abc import Callable
 from types import FrameType
 
-from edge import notify
-from edge.audio import AudioChunk, AudioSource
-from edge.devices import DeviceBank
+from edge.devices.bank import DeviceBank
 from edge.errors import AudioError, AudioFormatError, DeviceError
 from edge.events import ActionResult, Detection, Event, NotUnderstood, StageError, Timeout
-from edge.pipeline import Pipeline
-from edge.status import DaemonStats, StatusWriter
+from edge.runtime import notify
+from edge.runtime.pipeline import Pipeline
+from edge.runtime.status import DaemonStats, StatusWriter
+from edge.speech.audio import AudioChunk, AudioSource
 
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[Event], None]
+# A request from another thread (the web view's command box, an MQTT command): run on the pipeline thread.
+Request = Callable[[], list[Event]]
+INBOX_SIZE = 32
 _OUTCOMES = (ActionResult, NotUnderstood, Timeout, StageError)
 BACKOFF_RESET_AFTER_MS = 5000.0
 
@@ -80,8 +84,9 @@ class Daemon:
         self.sinks = sinks
         self.backoff = backoff or Backoff()
         self.stop_requested = threading.Event()
-        # Waiting on the stop event (not time.sleep) lets a SIGTERM cut a retry delay short.
-        self._sleep = sleep or self.stop_requested.wait
+        # Set by a stop or a request, so a retry delay (no microphone) still serves typed commands at once.
+        self._wakeup = threading.Event()
+        self._sleep = sleep or self._wait_serving_requests
         self._clock = clock
         # A file or a pipe ends for good; a microphone that "ends" has gone away and is worth reopening.
         self.stop_when_source_ends = stop_when_source_ends
@@ -91,13 +96,15 @@ class Daemon:
         self._healthy_ms = 0.0  # audio delivered by the current source
         self._source: AudioSource | None = None
         self._lost_before = (0, 0)  # drops and overflows of the sources already closed
+        # Other threads never touch the devices or the pipeline: they hand requests through this queue.
+        self._inbox: queue.Queue[Request] = queue.Queue(maxsize=INBOX_SIZE)
 
     def install_signal_handlers(self) -> Callable[[], None]:
         """Ask the loop to stop on SIGTERM and SIGINT (main thread only); return a function undoing it."""
 
         def request_stop(signum: int, _frame: FrameType | None) -> None:
             log.info("daemon: %s received, stopping", signal.Signals(signum).name)
-            self.stop_requested.set()
+            self.stop()
 
         previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGTERM, signal.SIGINT)}
 
@@ -110,6 +117,45 @@ class Daemon:
     def stop(self) -> None:
         """Ask the loop to stop after the current chunk (any thread)."""
         self.stop_requested.set()
+        self._wakeup.set()
+
+    def submit(self, request: Request) -> bool:
+        """Queue ``request`` to run on the pipeline thread (any thread); False when the inbox is full.
+
+        Its events are published to every sink like the pipeline's own, so a command typed in the web view
+        or sent over MQTT reaches the status file, the log and every other integration.
+        """
+        try:
+            self._inbox.put_nowait(request)
+        except queue.Full:
+            log.warning("daemon: %d requests waiting, refusing another", INBOX_SIZE)
+            return False
+        self._wakeup.set()
+        return True
+
+    def _wait_serving_requests(self, delay_s: float) -> None:
+        deadline_s = time.monotonic() + delay_s
+        while not self.stop_requested.is_set():
+            remaining_s = deadline_s - time.monotonic()
+            if remaining_s <= 0:
+                return
+            self._wakeup.wait(remaining_s)
+            self._wakeup.clear()
+            self._serve_requests()
+
+    def _serve_requests(self) -> None:
+        while True:
+            try:
+                request = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                events = request()
+            except Exception as err:
+                log.exception("daemon: request %r failed", request)
+                events = [StageError(0, "request", f"{type(err).__name__}: {err}")]
+            for event in events:
+                self._publish(event)
 
     def run(self) -> None:
         """Serve until stopped; every output ends in its safe state whatever happens."""
@@ -180,6 +226,7 @@ class Daemon:
             self._reset_pipeline()
         for event in events:
             self._publish(event)
+        self._serve_requests()
         self._housekeeping()
 
     def _publish(self, event: Event) -> None:

@@ -15,8 +15,8 @@ from typing import Literal
 
 import numpy as np
 
-from edge.audio import AudioChunk
 from edge.config import EndpointConfig
+from edge.speech.audio import AudioChunk
 
 EndpointReason = Literal["silence", "max_length", "no_speech"]
 

@@ -9,8 +9,8 @@ from typing import Any
 from gpiozero import DigitalOutputDevice, GPIOZeroError, OutputDevice, PWMOutputDevice
 from gpiozero.pins import Factory
 
-from edge.board import BoardProfile
 from edge.config import Config, DeviceConfig
+from edge.devices.board import BoardProfile
 from edge.errors import BackendMissingError, DeviceError
 
 log = logging.getLogger(__name__)

@@ -8,11 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from edge.actions import Plan, align_intent, execute, plan_action
 from edge.config import Config, DeviceConfig
-from edge.devices import DeviceBank
+from edge.devices.actions import Plan, align_intent, execute, plan_action
+from edge.devices.bank import DeviceBank
 from edge.events import ActionResult, Event, Intent, NotUnderstood
-from edge.slots import SlotParser, Slots
+from edge.understanding.slots import SlotParser, Slots
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class Understanding:
     @classmethod
     def from_config(cls, config: Config, bank: DeviceBank) -> Understanding:
         """Load the intent model the config names (lazily imports the interpreter)."""
-        from edge.intent import load_classifier
+        from edge.understanding.intent import load_classifier
 
         classifier = load_classifier(config.intent, config.devices)
         return cls(classifier, bank, config.devices, config.intent.default_devices)

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, TextIO
 
-from edge.asr import is_vosk_model
 from edge.config import DEFAULT_VOSK_MODEL_DIRS
 from edge.errors import ModelError
+from edge.speech.asr import is_vosk_model
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge.config import DeviceConfig
-from edge.features import tokens
-from edge.numbers import parse_number
+from edge.understanding.features import tokens
+from edge.understanding.numbers import parse_number
 
 _LIGHT_WORDS = frozenset({"light", "lights", "lamp", "lamps", "lighting", "bulb", "bulbs"})
 _FAN_WORDS = frozenset({"fan", "fans"})

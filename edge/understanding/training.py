@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from edge.features import FeatureSettings, Lexicon, featurize_many
 from edge.tflite_model import MLPWeights, write_tflite
-from edge.vocabulary import Vocabulary
+from edge.understanding.features import FeatureSettings, Lexicon, featurize_many
+from edge.understanding.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
 

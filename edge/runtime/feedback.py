@@ -14,14 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from edge.audio import SAMPLE_RATE_HZ, import_sounddevice, read_wav
 from edge.config import Config
 from edge.errors import EdgeError
 from edge.events import ActionResult, Detection, Event, NotUnderstood, StageError, Timeout
+from edge.speech.audio import SAMPLE_RATE_HZ, import_sounddevice, read_wav
 
 log = logging.getLogger(__name__)
 
-SOUNDS_DIR = Path(__file__).resolve().parent / "sounds"
+SOUNDS_DIR = Path(__file__).resolve().parent.parent / "sounds"
 SOUND_NAMES = ("wake", "success", "error")
 LISTENING_DIM = 0.05  # a PWM status LED glows faintly while listening, so a dark LED means "not running"
 Player = Callable[[np.ndarray, int], None]

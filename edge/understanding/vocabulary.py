@@ -16,8 +16,17 @@ from pathlib import Path
 
 from edge.config import DeviceConfig
 from edge.errors import ConfigError
-from edge.numbers import spoken
-from edge.templates import EMPTY, Node, TemplateError, choice, literal, parse, sample, slot_table
+from edge.understanding.numbers import spoken
+from edge.understanding.templates import (
+    EMPTY,
+    Node,
+    TemplateError,
+    choice,
+    literal,
+    parse,
+    sample,
+    slot_table,
+)
 from edge.yamlfields import load_yaml_mapping
 
 INTENTS: tuple[str, ...] = (

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from edge.config import DeviceConfig
-from edge.numbers import parse_number
+from edge.understanding.numbers import parse_number
 
 # Bump when the features below change in any way: models trained with another version are refused.
 FEATURE_VERSION = 1

@@ -14,11 +14,11 @@ import math
 from pathlib import Path
 from typing import Any, Protocol
 
-from edge.asr import find_vosk_model, load_vosk_model, pocketsphinx_decoder
-from edge.audio import AudioChunk
 from edge.config import WakeConfig
 from edge.errors import BackendMissingError, ConfigError
 from edge.events import Detection
+from edge.speech.asr import find_vosk_model, load_vosk_model, pocketsphinx_decoder
+from edge.speech.audio import AudioChunk
 
 log = logging.getLogger(__name__)
 

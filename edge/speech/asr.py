@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from edge.audio import SAMPLE_RATE_HZ, AudioChunk
 from edge.config import DEFAULT_VOSK_MODEL_DIRS, AsrConfig
 from edge.errors import BackendMissingError, ModelError
+from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ _WORD = re.compile(r"^[a-z][a-z']*$")  # what a PocketSphinx dictionary entry ca
 
 
 class PhraseSource(Protocol):
-    """What the recognizers need from the vocabulary (edge.vocabulary.Vocabulary fits)."""
+    """What the recognizers need from the vocabulary (edge.understanding.vocabulary.Vocabulary fits)."""
 
     def command_phrases(self) -> list[str]: ...
     def words(self) -> list[str]: ...

@@ -1,0 +1,1 @@
+"""Devices: board profiles, gpiozero outputs, and intents turned into device calls."""

@@ -1,0 +1,1 @@
+"""Integrations: the ways edge talks to the world beyond its own pins (web view, MQTT)."""

@@ -1,0 +1,1 @@
+"""Runtime: the pipeline state machine, the daemon, systemd integration, status and feedback."""

@@ -1,0 +1,1 @@
+"""Audio and speech: sources, wake word, voice activity and endpoint, command recognition."""

@@ -1,0 +1,1 @@
+"""Understanding: the intent vocabulary, the TFLite classifier, slots, and the command handler."""
