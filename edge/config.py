@@ -17,7 +17,9 @@ from typing import Literal
 
 from edge.devices.board import BoardProfile, load_board, resolve_board
 from edge.errors import ConfigError
+from edge.integrations.web.settings import WebConfig, read_web
 from edge.resources import data_dir
+from edge.runtime.speaker import VoiceConfig, read_voice
 from edge.yamlfields import Section, load_yaml_mapping
 
 DeviceKind = Literal["light", "fan"]
@@ -129,6 +131,8 @@ class Config:
     endpoint: EndpointConfig
     intent: IntentConfig
     feedback: FeedbackConfig
+    web: WebConfig | None = None  # the classroom live view; None: off
+    voice: VoiceConfig = field(default_factory=VoiceConfig)  # spoken replies
 
     def device(self, name: str) -> DeviceConfig:
         """Return the device called ``name`` (KeyError if none)."""
@@ -154,7 +158,9 @@ def load_config(path: Path, board_override: str | None = None) -> Config:
     """Read and validate the configuration file at ``path``."""
     source = str(path)
     top = Section(source, "", load_yaml_mapping(path))
-    top.expect_keys(("board", "devices", "audio", "wake", "asr", "endpoint", "intent", "feedback"))
+    top.expect_keys(
+        ("board", "devices", "audio", "wake", "asr", "endpoint", "intent", "feedback", "web", "voice")
+    )
     base_dir = path.resolve().parent
 
     board_section = top.section("board")
@@ -180,6 +186,8 @@ def load_config(path: Path, board_override: str | None = None) -> Config:
         endpoint=_read_endpoint(top.section("endpoint")),
         intent=_read_intent(top.section("intent"), base_dir, devices),
         feedback=feedback,
+        web=read_web(top.section("web"), base_dir),
+        voice=read_voice(top.section("voice"), base_dir),
     )
     top.finish()
     return config

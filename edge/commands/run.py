@@ -17,7 +17,8 @@ from edge.errors import UsageError
 from edge.events import Event
 from edge.runtime.assembly import build_runtime
 from edge.runtime.daemon import Daemon
-from edge.runtime.status import DaemonStats, StatusWriter, default_status_path
+from edge.runtime.extras import Extras, requested_web
+from edge.runtime.status import StatusWriter, default_status_path
 from edge.speech.audio import (
     SAMPLE_RATE_HZ,
     AudioChunk,
@@ -59,6 +60,14 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     parser.add_argument(
         "--no-sounds", action="store_true", help="no feedback sounds, whatever the config says"
     )
+    parser.add_argument(
+        "--web",
+        nargs="?",
+        const="",
+        metavar="HOST:PORT",
+        help="serve the live view (default: the config's web.listen, else 127.0.0.1:8080); any address "
+        "but 127.0.0.1 needs web.token",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -67,27 +76,32 @@ def run(args: argparse.Namespace) -> int:
     config = load(args)
     if args.input not in (None, "-"):
         _check_input_file(Path(args.input))
+    web = requested_web(config, args.web)
     runtime = build_runtime(
         config, mock_gpio=args.mock_gpio, sounds=config.feedback.sounds and not args.no_sounds
     )
+    extras = Extras()
     try:
-        sinks: list[Callable[[Event], None]] = [runtime.publish]
+        extras.build(config, runtime, web)
+        sinks: list[Callable[[Event], None]] = [runtime.publish, *extras.sinks]
         printer = _event_printer(args.events)
         if printer is not None:
             sinks.append(printer)
-        stats = DaemonStats()
         daemon = Daemon(
             _source_opener(config, args.input),
             runtime.pipeline,
             runtime.bank,
-            stats=stats,
+            stats=extras.stats,
             status_writer=StatusWriter(args.status_file or default_status_path()),
             sinks=tuple(sinks),
+            taps=extras.taps,
             stop_when_source_ends=args.input is not None,
         )
+        extras.start(daemon.submit)
         daemon.install_signal_handlers()
         daemon.run()
     finally:
+        extras.close()
         runtime.close()
     return 0
 

@@ -26,6 +26,8 @@ from edge.speech.audio import AudioChunk, AudioSource
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[Event], None]
+# Called with every chunk after the pipeline, on the pipeline thread (the web view's meter); must not block.
+ChunkTap = Callable[[AudioChunk], None]
 # A request from another thread (the web view's command box, an MQTT command): run on the pipeline thread.
 Request = Callable[[], list[Event]]
 INBOX_SIZE = 32
@@ -71,6 +73,7 @@ class Daemon:
         stats: DaemonStats | None = None,
         status_writer: StatusWriter | None = None,
         sinks: tuple[EventSink, ...] = (),
+        taps: tuple[ChunkTap, ...] = (),
         backoff: Backoff | None = None,
         sleep: Callable[[float], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -82,6 +85,7 @@ class Daemon:
         self.stats = stats or DaemonStats()
         self.status_writer = status_writer
         self.sinks = sinks
+        self.taps = taps
         self.backoff = backoff or Backoff()
         self.stop_requested = threading.Event()
         # Set by a stop or a request, so a retry delay (no microphone) still serves typed commands at once.
@@ -226,6 +230,11 @@ class Daemon:
             self._reset_pipeline()
         for event in events:
             self._publish(event)
+        for tap in self.taps:
+            try:
+                tap(chunk)
+            except Exception:
+                log.exception("daemon: chunk tap %r failed", tap)
         self._serve_requests()
         self._housekeeping()
 
