@@ -166,6 +166,7 @@ class WakeMute:
         self.inner = wake
         self._clock = clock
         self._muted_until_s = 0.0
+        self._logged_until_s = 0.0
         self.muted_detections = 0
 
     def mute_for(self, seconds: float) -> None:
@@ -182,7 +183,9 @@ class WakeMute:
         detection = self.inner.process(chunk)
         if detection is not None and self.muted:
             self.muted_detections += 1
-            log.info("wake: %s heard while edge speaks, ignored", getattr(detection, "name", "wake"))
+            if self._logged_until_s != self._muted_until_s:  # once per reply, not once per chunk
+                self._logged_until_s = self._muted_until_s
+                log.info("wake: %s heard while edge speaks, ignored", getattr(detection, "name", "wake"))
             return None
         return detection
 
