@@ -29,6 +29,9 @@ WANTED_GROUPS = ("gpio", "audio")  # GPIO character devices and ALSA, on Raspber
 HIDDEN_FROM_SERVICE = (Path("/home"), Path("/root"), Path("/run/user"))
 
 Runner = Callable[[Sequence[str]], None]
+WEB_DROPIN = UNIT_DIR / f"{UNIT_NAME}.d" / "web.conf"
+# A view beyond localhost is for the classroom's own network: private and link-local ranges, never the internet.
+LOCAL_NETWORKS = "localhost link-local 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7"
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,14 @@ def render_unit(template: str, exec_start: str, groups: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def web_dropin(listen_on_loopback: bool) -> str:
+    """The drop-in that lets the web view listen: TCP sockets, and peers on localhost (or the local network)."""
+    text = (data_dir("systemd") / "edge-web.conf").read_text(encoding="utf-8")
+    if listen_on_loopback:
+        return text
+    return text.replace("IPAddressAllow=localhost", f"IPAddressAllow={LOCAL_NETWORKS}")
+
+
 def exec_start_command(python: Path | None = None, config: Path = CONFIG_PATH) -> str:
     """The ``ExecStart=`` command: this Python environment's ``edge run`` with the system config."""
     python = Path(python or sys.executable)
@@ -133,6 +144,7 @@ def plan_install(
     create_user: bool,
     start: bool = True,
     template: str | None = None,
+    web_on_loopback: bool | None = None,
 ) -> list[Action]:
     """Return the actions that install the service, in order."""
     actions: list[Action] = []
@@ -144,6 +156,8 @@ def plan_install(
         actions.append(RunCommand((*argv, SERVICE_USER)))
     unit = render_unit(template if template is not None else unit_template(), exec_start, groups)
     actions.append(WriteFile(UNIT_DIR / UNIT_NAME, unit))
+    if web_on_loopback is not None:  # the config turns the web view on
+        actions.append(WriteFile(WEB_DROPIN, web_dropin(web_on_loopback)))
     config_text = config_source.read_text(encoding="utf-8")
     actions.append(WriteFile(CONFIG_PATH, config_text, keep_existing=True))
     actions.append(RunCommand(("systemctl", "daemon-reload")))
