@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from edge.config import load_config
-from edge.errors import ConfigError
+from edge.errors import BackendMissingError, ConfigError
 from edge.events import ActionResult, Detection, Event, NotUnderstood, StageError, Timeout, Transcript
 from edge.runtime.replies import reply_for
-from edge.runtime.speaker import EspeakSynthesizer, Speaker, WakeMute
+from edge.runtime.speaker import EspeakSynthesizer, Speaker, VoiceConfig, WakeMute, synthesizer_from_config
 from edge.speech.audio import chunk_samples, read_wav
 from edge.speech.wake import MicroWakeDetector
 
@@ -143,3 +143,17 @@ def test_piper_without_a_voice_file_is_a_config_error(tmp_path: Path) -> None:
     path.write_text(text + "  piper_voice: missing.onnx\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"voice\.piper_voice: file not found: .*missing\.onnx"):
         load_config(path, board_override="sim")
+
+
+def test_a_piper_voice_without_piper_installed_says_what_to_install(tmp_path: Path) -> None:
+    try:
+        import piper  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("piper-tts is installed here")
+    voice = tmp_path / "en_US-test.onnx"
+    voice.write_bytes(b"not used")
+    with pytest.raises(BackendMissingError, match="pip install piper-tts"):
+        synthesizer_from_config(VoiceConfig(replies=True, piper_voice=voice))
+    assert isinstance(synthesizer_from_config(VoiceConfig(replies=True)), EspeakSynthesizer)

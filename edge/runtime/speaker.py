@@ -218,6 +218,7 @@ class Speaker:
         self.submit = submit  # set once the daemon exists
         self.dropped = 0
         self.spoken = 0
+        self.failures = 0
         self._queue: queue.Queue[str | None] = queue.Queue(maxsize=QUEUE_SENTENCES)
         self._thread = threading.Thread(target=self._run, name="edge-speaker", daemon=True)
         self._thread.start()
@@ -246,7 +247,10 @@ class Speaker:
             try:
                 self._say(text)
             except Exception as err:  # a missing speaker or a TTS failure must never stop listening
-                log.warning("voice: cannot say %r: %s: %s", text, type(err).__name__, err)
+                # Warned once: a Pi with no speaker would otherwise log this after every command.
+                level = logging.DEBUG if self.failures else logging.WARNING
+                log.log(level, "voice: cannot say %r: %s: %s", text, type(err).__name__, err)
+                self.failures += 1
 
     def _say(self, text: str) -> None:
         samples, rate_hz = self.synthesizer.synthesize(text)

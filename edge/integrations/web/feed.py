@@ -17,7 +17,7 @@ import numpy as np
 from edge.devices.bank import DeviceBank
 from edge.events import ActionResult, Event, Intent, NotUnderstood, StageError, Timeout
 from edge.runtime.daemon import Request
-from edge.runtime.pipeline import Pipeline, State
+from edge.runtime.pipeline import Pipeline
 from edge.runtime.status import DaemonStats
 from edge.speech.audio import AudioChunk
 from edge.understanding.handler import Understanding
@@ -91,10 +91,11 @@ class LiveFeed:
         threshold = getattr(wake, "threshold", None)
         message = {
             "kind": "meter",
+            "sent_unix_ms": self._wall_clock() * 1000,
             "level_db": round(self._peak_db, 1),
             "wake_score": None if self._peak_score is None else round(self._peak_score, 3),
             "wake_threshold": round(threshold, 3) if isinstance(threshold, int | float) else None,
-            "state": self.pipeline.state.value,
+            "state": self._state(),
             "partial": self._partial(),
             "muted": bool(getattr(wake, "muted", False)),
         }
@@ -116,8 +117,13 @@ class LiveFeed:
 
         return request
 
+    def _state(self) -> str:
+        # Read by name, not by enum: the pipeline's own states may grow.
+        state = getattr(self.pipeline, "state", None)
+        return str(getattr(state, "value", state))
+
     def _partial(self) -> str | None:
-        if self.pipeline.state is not State.COMMAND:
+        if self._state() != "command":
             return None
         partial = getattr(self.pipeline.recognizer, "partial", None)
         if not callable(partial):

@@ -61,6 +61,7 @@ class WebServer:
         self._history: deque[str] = deque(maxlen=HISTORY_EVENTS)
         self._latest: dict[str, str] = {}  # last meter and status, for a page that connects now
         self._clients: set[asyncio.Queue[str]] = set()
+        self._sockets: set[Any] = set()  # the open WebSockets, closed first when the view stops
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: Any = None
         self._thread: threading.Thread | None = None
@@ -144,11 +145,14 @@ class WebServer:
             app.router.add_get(path, self._static)
         app.router.add_get("/auth", self._auth)
         app.router.add_get("/ws", self._websocket)
-        self._runner = web.AppRunner(app, access_log=None)
+        # Open pages are closed first (see _shutdown); the timeout only bounds a stuck handler.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.web.host, self.web.port).start()
 
     async def _shutdown(self) -> None:
+        for socket in list(self._sockets):
+            await socket.close(code=1001, message=b"edge is stopping")
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -218,6 +222,7 @@ class WebServer:
         for text in [*self._history, *self._latest.values()]:
             await socket.send_str(text[:-1] + ',"replayed":true}' if text.endswith("}") else text)
         self._clients.add(queue)
+        self._sockets.add(socket)
         log.info("web: browser connected from %s (%d connected)", request.remote, len(self._clients))
         sender = asyncio.create_task(self._send_loop(socket, queue))
         try:
@@ -226,6 +231,7 @@ class WebServer:
                     await socket.send_str(json.dumps(self._command(message.data)))
         finally:
             self._clients.discard(queue)
+            self._sockets.discard(socket)
             sender.cancel()
             log.info("web: browser from %s left (%d connected)", request.remote, len(self._clients))
         return socket

@@ -19,8 +19,15 @@ const view = {
   history: [],
   devices: {},
 };
-// Event-to-page delays (ms), read by bench/web_view.py: wall time from the daemon's sink to this DOM update.
+// Delays (ms) read by bench/web_view.py: wall time from the daemon's pipeline thread to this DOM update.
 window.edgeDelays = [];
+window.edgeMeterDelays = [];
+
+function recordDelay(list, message) {
+  if (message.replayed || !message.sent_unix_ms) return;
+  list.push(Date.now() - message.sent_unix_ms);
+  if (list.length > 5000) list.shift();
+}
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -104,15 +111,13 @@ function showReply(text, bad) {
 function receive(message) {
   switch (message.kind) {
     case "hello": return setup(message.setup);
-    case "meter": return meter(message);
+    case "meter":
+      meter(message);
+      return recordDelay(window.edgeMeterDelays, message);
     case "status": return status(message.status);
     case "event": {
       onEvent(message.event, message.candidates || [], Boolean(message.replayed));
-      if (!message.replayed && message.sent_unix_ms) {
-        window.edgeDelays.push(Date.now() - message.sent_unix_ms);
-        if (window.edgeDelays.length > 5000) window.edgeDelays.shift();
-      }
-      return;
+      return recordDelay(window.edgeDelays, message);
     }
     case "command-reply":
       return showReply(message.ok ? `sent: ${message.text}` : `refused: ${message.error}`, !message.ok);
