@@ -24,14 +24,14 @@ from .support import SHIPPED_CONFIG
 CLIP = Path(__file__).parent / "fixtures/commands/turn_on_the_kitchen_light__flite_kal16__clean.wav"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def factory() -> Iterator[MockFactory]:
     factory = MockFactory(revision="c03111", pin_class=MockPWMPin)
     yield factory
     factory.reset()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def runtime(factory: MockFactory) -> Iterator[Runtime]:
     config = load_config(SHIPPED_CONFIG, board_override="sim")
     config = dataclasses.replace(config, asr=dataclasses.replace(config.asr, engine="pocketsphinx"))
