@@ -17,6 +17,7 @@ from typing import Literal
 
 from edge.devices.board import BoardProfile, load_board, resolve_board
 from edge.errors import ConfigError
+from edge.integrations.mqtt.config import MqttConfig, read_mqtt
 from edge.resources import data_dir
 from edge.yamlfields import Section, load_yaml_mapping
 
@@ -129,6 +130,7 @@ class Config:
     endpoint: EndpointConfig
     intent: IntentConfig
     feedback: FeedbackConfig
+    mqtt: MqttConfig | None = None  # None: no network at all
 
     def device(self, name: str) -> DeviceConfig:
         """Return the device called ``name`` (KeyError if none)."""
@@ -154,7 +156,7 @@ def load_config(path: Path, board_override: str | None = None) -> Config:
     """Read and validate the configuration file at ``path``."""
     source = str(path)
     top = Section(source, "", load_yaml_mapping(path))
-    top.expect_keys(("board", "devices", "audio", "wake", "asr", "endpoint", "intent", "feedback"))
+    top.expect_keys(("board", "devices", "audio", "wake", "asr", "endpoint", "intent", "feedback", "mqtt"))
     base_dir = path.resolve().parent
 
     board_section = top.section("board")
@@ -180,6 +182,7 @@ def load_config(path: Path, board_override: str | None = None) -> Config:
         endpoint=_read_endpoint(top.section("endpoint")),
         intent=_read_intent(top.section("intent"), base_dir, devices),
         feedback=feedback,
+        mqtt=read_mqtt(top.section("mqtt"), base_dir),
     )
     top.finish()
     return config

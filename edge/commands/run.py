@@ -15,6 +15,7 @@ from edge.commands.replay import describe
 from edge.config import Config
 from edge.errors import UsageError
 from edge.events import Event
+from edge.integrations.mqtt.bridge import MqttBridge
 from edge.runtime.assembly import build_runtime
 from edge.runtime.daemon import Daemon
 from edge.runtime.status import DaemonStats, StatusWriter, default_status_path
@@ -75,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
         printer = _event_printer(args.events)
         if printer is not None:
             sinks.append(printer)
+        mqtt = MqttBridge.from_config(config, runtime.bank)
+        if mqtt is not None:
+            sinks.append(mqtt.on_event)
         stats = DaemonStats()
         daemon = Daemon(
             _source_opener(config, args.input),
@@ -86,7 +90,13 @@ def run(args: argparse.Namespace) -> int:
             stop_when_source_ends=args.input is not None,
         )
         daemon.install_signal_handlers()
-        daemon.run()
+        if mqtt is not None:
+            mqtt.start(daemon.submit)
+        try:
+            daemon.run()
+        finally:
+            if mqtt is not None:
+                mqtt.close(runtime.bank.states())
     finally:
         runtime.close()
     return 0
