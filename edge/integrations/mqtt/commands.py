@@ -21,6 +21,7 @@ from edge.understanding.slots import Slots
 
 log = logging.getLogger(__name__)
 
+_LIGHT_JSON = 'a JSON object like {"state": "ON", "brightness": 60}'
 _LIGHT_KEYS = frozenset({"state", "brightness", "transition"})  # HA adds transition when a user sets one
 
 
@@ -82,9 +83,9 @@ def _light(topic: str, text: str, device: DeviceConfig) -> DeviceCommand:
     try:
         data = json.loads(text)
     except ValueError:
-        raise CommandRefused(f'{topic}: expected JSON like {{"state": "ON", "brightness": 60}}') from None
+        raise CommandRefused(f"{topic}: {text[:40]!r} is not JSON (allowed: {_LIGHT_JSON})") from None
     if not isinstance(data, dict):
-        raise CommandRefused(f"{topic}: expected a JSON object, got {text[:40]!r}")
+        raise CommandRefused(f"{topic}: {text[:40]!r} is not a JSON object (allowed: {_LIGHT_JSON})")
     unknown = sorted(set(data) - _LIGHT_KEYS)
     if unknown:
         raise CommandRefused(
