@@ -23,7 +23,7 @@ from edge.runtime.assembly import Runtime, build_runtime
 from edge.runtime.daemon import Backoff, Daemon
 from edge.speech.audio import AudioSource
 
-from .mqtt_support import Watcher, broker, write_config  # noqa: F401 (broker is a fixture)
+from .mqtt_support import Watcher, write_config
 from .support import REPO, edge_command, subprocess_env
 
 FIXTURES = REPO / "tests" / "fixtures"
@@ -52,7 +52,9 @@ def live_edge(broker: Mosquitto, tmp_path: Path, pin_factory: MockFactory) -> It
     runtime = build_runtime(config, pin_factory=pin_factory)
     bridge = MqttBridge(config, config.mqtt, runtime.bank) if config.mqtt else None
     assert bridge is not None
-    daemon = Daemon(_no_microphone, runtime.pipeline, runtime.bank, sinks=(bridge.on_event,), backoff=Backoff(60))
+    daemon = Daemon(
+        _no_microphone, runtime.pipeline, runtime.bank, sinks=(bridge.on_event,), backoff=Backoff(60)
+    )
     watcher = Watcher(broker)
     bridge.start(daemon.submit)
     thread = threading.Thread(target=daemon.run, name="pipeline")
@@ -74,8 +76,13 @@ def test_discovery_announces_every_device_with_the_fields_home_assistant_require
     light_topic = "homeassistant/light/edge_pi01/kitchen_light/config"
     relay_topic = "homeassistant/light/edge_pi01/bedroom_light/config"
     fan_topic = "homeassistant/fan/edge_pi01/ceiling_fan/config"
-    sensors = [f"homeassistant/sensor/edge_pi01/{key}/config" for key in ("last_transcript", "last_intent", "wake_count")]
-    watcher.wait_for(lambda: all(topic in watcher.retained for topic in [light_topic, relay_topic, fan_topic, *sensors]))
+    sensors = [
+        f"homeassistant/sensor/edge_pi01/{key}/config"
+        for key in ("last_transcript", "last_intent", "wake_count")
+    ]
+    watcher.wait_for(
+        lambda: all(topic in watcher.retained for topic in [light_topic, relay_topic, fan_topic, *sensors])
+    )
     late = Watcher(broker)  # a Home Assistant that starts later still finds everything, retained
     try:
         wanted = {light_topic, relay_topic, fan_topic, *sensors, f"{BASE}/kitchen_light/state"}
@@ -124,13 +131,17 @@ def test_a_light_command_sent_as_home_assistant_does_drives_the_pin_and_the_stat
     watcher.publish(f"{BASE}/kitchen_light/set", '{"state": "OFF"}')
     watcher.wait_json(f"{BASE}/kitchen_light/state", lambda s: s["state"] == "OFF")
     assert pin_factory.pin("GPIO12").state == 0
-    action = watcher.wait_for(lambda: [json.loads(p) for t, p, _ in watcher.messages if t == f"{BASE}/events"])
+    action = watcher.wait_for(
+        lambda: [json.loads(p) for t, p, _ in watcher.messages if t == f"{BASE}/events"]
+    )
     assert action[0]["type"] == "action" and action[0]["device"] == "kitchen_light"
     summary = watcher.wait_json(f"{BASE}/summary", lambda s: s["last_command"]["intent"] == "light_off")
     assert summary["devices"]["bedroom_light"] == {"on": True, "level_percent": 100}
 
 
-def test_fan_percentage_and_preset_commands_set_the_speed(live_edge: LiveEdge, pin_factory: MockFactory) -> None:
+def test_fan_percentage_and_preset_commands_set_the_speed(
+    live_edge: LiveEdge, pin_factory: MockFactory
+) -> None:
     watcher = live_edge.watcher
     watcher.wait_for(lambda: watcher.retained.get(f"{BASE}/availability") == b"online")
     watcher.publish(f"{BASE}/ceiling_fan/preset/set", "medium")
@@ -282,7 +293,11 @@ def test_edge_run_publishes_the_same_events_as_its_json_output(broker: Mosquitto
         assert published == printed
         # The daemon left every output safe, and said so before going offline.
         assert watcher.json(f"{base}/kitchen_light/state")["state"] == "OFF"
-        assert any(json.loads(p)["state"] == "ON" for t, p, _ in watcher.messages if t == f"{base}/kitchen_light/state")
+        assert any(
+            json.loads(p)["state"] == "ON"
+            for t, p, _ in watcher.messages
+            if t == f"{base}/kitchen_light/state"
+        )
         assert "Traceback" not in result.stderr
     finally:
         watcher.close()
