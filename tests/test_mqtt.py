@@ -301,3 +301,51 @@ def test_edge_run_publishes_the_same_events_as_its_json_output(broker: Mosquitto
         assert "Traceback" not in result.stderr
     finally:
         watcher.close()
+
+
+def test_edge_fleet_lists_every_edge_on_the_broker_online_or_not(
+    live_edge: LiveEdge, broker: Mosquitto, tmp_path: Path
+) -> None:
+    from edge.devices.bank import DeviceBank, mock_pin_factory
+
+    watcher = live_edge.watcher
+    watcher.wait_for(lambda: watcher.retained.get(f"{BASE}/availability") == b"online")
+    watcher.publish(f"{BASE}/ceiling_fan/preset/set", "low")
+    watcher.wait_json(f"{BASE}/summary", lambda s: s["last_command"] is not None)
+    # A second edge that came and went: its retained availability says offline.
+    other = load_config(write_config(tmp_path, broker, base_topic="edge/pi02"))
+    assert other.mqtt is not None
+    bank = DeviceBank.from_config(other, mock_pin_factory(other.board))
+    bridge = MqttBridge(other, other.mqtt, bank)
+    bridge.start(lambda _request: True)
+    watcher.wait_for(lambda: watcher.retained.get("edge/pi02/summary"))
+    bridge.close(bank.states())
+    bank.close()
+    watcher.wait_for(lambda: watcher.retained.get("edge/pi02/availability") == b"offline")
+
+    config_path = write_config(tmp_path, broker, base_topic="edge/teacher")
+    result = subprocess.run(edge_command("fleet", "-c", str(config_path), "--json"), capture_output=True, text=True,
+                            timeout=60, env=subprocess_env())  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    edges = {edge["base_topic"]: edge for edge in json.loads(result.stdout)["edges"]}
+    assert set(edges) == {"edge/pi01", "edge/pi02"}
+    assert edges["edge/pi01"]["online"] is True and edges["edge/pi02"]["online"] is False
+    assert edges["edge/pi01"]["last_command"]["description"] == "ceiling_fan 30 %"
+    assert edges["edge/pi01"]["devices"]["ceiling_fan"] == {"on": True, "level_percent": 30}
+    table = subprocess.run(edge_command("fleet", "-c", str(config_path)), capture_output=True, text=True,
+                           timeout=60, env=subprocess_env())  # fmt: skip
+    lines = table.stdout.splitlines()
+    assert lines[0] == f"2 edge(s) under edge/+ on 127.0.0.1:{broker.port}"
+    assert lines[2].split()[:2] == ["pi01", "yes"] and "ceiling_fan=30%" in lines[2]
+    assert lines[3].split()[:2] == ["pi02", "no"]
+
+
+def test_edge_fleet_without_an_mqtt_section_is_a_config_error() -> None:
+    from .support import SHIPPED_CONFIG
+
+    result = subprocess.run(edge_command("fleet", "-c", str(SHIPPED_CONFIG), "--board", "sim"), capture_output=True,
+                            text=True, timeout=60, env=subprocess_env())  # fmt: skip
+    assert result.returncode == 78
+    assert result.stderr.strip().splitlines() == [
+        f"edge: error: {SHIPPED_CONFIG}: mqtt: no mqtt: section; add one with the broker's host to see the fleet"
+    ]
