@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 def run_install(args: argparse.Namespace) -> int:
     """Plan the installation, then print it (--dry-run) or carry it out."""
-    load(args)  # never install a config that the service would reject at start
+    config = load(args)  # never install a config that the service would reject at start
     try:
         # The interpreter (a venv's links to its base Python), the installed libraries and edge itself.
         check_reachable(
@@ -73,6 +73,7 @@ def run_install(args: argparse.Namespace) -> int:
         groups=existing_groups(),
         create_user=not user_exists(),
         start=not args.no_start,
+        mqtt_host=config.mqtt.host if config.mqtt else None,
     )
     if args.dry_run:
         for action in actions:

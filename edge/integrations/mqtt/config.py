@@ -58,7 +58,7 @@ class MqttConfig:
         """The password file's first line (read at connect time, so a rotated password needs no restart)."""
         if self.password_file is None:
             return None
-        return read_password_file(self.password_file, "mqtt.password_file")
+        return read_password_file(self.password_file, str(self.password_file), "mqtt.password_file")
 
 
 def hostname_slug(hostname: str | None = None) -> str:
@@ -67,15 +67,15 @@ def hostname_slug(hostname: str | None = None) -> str:
     return re.sub(r"[^a-z0-9_-]+", "-", name).strip("-") or "edge"
 
 
-def read_password_file(path: Path, key: str) -> str:
+def read_password_file(path: Path, source: str, key: str) -> str:
     """Return the first line of ``path``; an unreadable or empty file is a ConfigError naming ``key``."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(str(path), key, f"cannot read the password file: {err}") from None
+        raise ConfigError(source, key, f"cannot read the password file {path}: {err}") from None
     lines = text.splitlines()
     if not lines or not lines[0]:
-        raise ConfigError(str(path), key, "the password file is empty (its first line is the password)")
+        raise ConfigError(source, key, f"the password file {path} is empty (its first line is the password)")
     return lines[0]
 
 
@@ -90,7 +90,7 @@ def read_mqtt(section: Section, base_dir: Path, hostname: str | None = None) -> 
     if password_file is not None:
         if username is None:
             section.fail("password_file", "a password needs a username (add mqtt.username)")
-        read_password_file(password_file, section.key("password_file"))
+        read_password_file(password_file, section.source, section.key("password_file"))
     client_id = section.string("client_id", f"edge-{slug}")
     if not _CLIENT_ID.match(client_id):
         section.fail("client_id", f"{client_id!r}: use 1..64 letters, digits, '_', '.' or '-'")
