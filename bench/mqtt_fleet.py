@@ -274,7 +274,8 @@ def run(daemons: int, minutes: float) -> dict[str, Any]:
         "actions": sum(1 for e in printed.values() for event in e if event["type"] == "action"),
         "delay_ms": _percentiles(dashboard.delays_ms),
         "max_lag_behind_realtime_s": round(max(f.late_s for f in feeders.values()), 2),
-        "dropped_by_edge": sum(_dropped(log) for log in logs),
+        "published_by_edges": sum(_closing_counts(log)[0] for log in logs),
+        "dropped_by_edges": sum(_closing_counts(log)[1] for log in logs),
         "broker": {"cpu_s": round(broker_cpu_s, 1), "cpu_percent_steady": probe.steady_percent("broker"),
                    "peak_rss_mb": round(probe.peak_mb.get("broker", 0.0), 1)},
         "daemon": {
@@ -285,11 +286,13 @@ def run(daemons: int, minutes: float) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _dropped(log: str) -> int:
+def _closing_counts(log: str) -> tuple[int, int]:
+    """(published, dropped) from the daemon's "mqtt: closed; N messages published, M dropped" line."""
     for line in log.splitlines():
         if "mqtt: closed;" in line:
-            return int(line.rsplit(",", 1)[1].split()[0])
-    return 0
+            published, dropped = line.split("closed;", 1)[1].split(",")
+            return int(published.split()[0]), int(dropped.split()[0])
+    return 0, 0
 
 
 def main() -> int:
