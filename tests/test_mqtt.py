@@ -96,6 +96,7 @@ def test_discovery_announces_every_device_with_the_fields_home_assistant_require
     assert light["state_topic"] == f"{BASE}/kitchen_light/state"
     assert light["supported_color_modes"] == ["brightness"] and light["brightness"] is True
     assert light["brightness_scale"] == 100
+    assert light["flash"] is False and light["transition"] is False
     relay = watcher.json(relay_topic)
     assert relay["supported_color_modes"] == ["onoff"] and relay["brightness"] is False
 

@@ -96,6 +96,9 @@ def light_config(device: DeviceConfig, topics: Topics, device_info: dict[str, An
             "state_topic": topics.state(device.name),
             "supported_color_modes": ["brightness"] if device.pwm else ["onoff"],
             "brightness": device.pwm,
+            # GPIO outputs cannot flash or fade: HA should not offer what edge would refuse.
+            "flash": False,
+            "transition": False,
         }
     )
     if device.pwm:
