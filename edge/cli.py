@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "models",
     "status",
     "service",
+    "fleet",
 )
 
 

@@ -17,6 +17,7 @@ from typing import Literal
 
 from edge.devices.board import BoardProfile, load_board, resolve_board
 from edge.errors import ConfigError
+from edge.integrations.mqtt.config import MqttConfig, read_mqtt
 from edge.integrations.web.settings import WebConfig, read_web
 from edge.resources import data_dir
 from edge.runtime.speaker import VoiceConfig, read_voice
@@ -133,6 +134,7 @@ class Config:
     feedback: FeedbackConfig
     web: WebConfig | None = None  # the classroom live view; None: off
     voice: VoiceConfig = field(default_factory=VoiceConfig)  # spoken replies
+    mqtt: MqttConfig | None = None  # None: no network at all
 
     def device(self, name: str) -> DeviceConfig:
         """Return the device called ``name`` (KeyError if none)."""
@@ -159,7 +161,7 @@ def load_config(path: Path, board_override: str | None = None) -> Config:
     source = str(path)
     top = Section(source, "", load_yaml_mapping(path))
     top.expect_keys(
-        ("board", "devices", "audio", "wake", "asr", "endpoint", "intent", "feedback", "web", "voice")
+        ("board", "devices", "audio", "wake", "asr", "endpoint", "intent", "feedback", "web", "voice", "mqtt")
     )
     base_dir = path.resolve().parent
 
@@ -188,6 +190,7 @@ def load_config(path: Path, board_override: str | None = None) -> Config:
         feedback=feedback,
         web=read_web(top.section("web"), base_dir),
         voice=read_voice(top.section("voice"), base_dir),
+        mqtt=read_mqtt(top.section("mqtt"), base_dir),
     )
     top.finish()
     return config

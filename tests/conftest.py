@@ -7,6 +7,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from edge.config import Config, load_config
 
+from .mqtt_support import broker  # noqa: F401 (a fixture: a real Mosquitto for the MQTT tests)
 from .support import SHIPPED_CONFIG
 
 

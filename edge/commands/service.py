@@ -74,6 +74,7 @@ def run_install(args: argparse.Namespace) -> int:
         create_user=not user_exists(),
         start=not args.no_start,
         web_on_loopback=None if config.web is None else config.web.loopback,
+        mqtt_host=config.mqtt.host if config.mqtt else None,
     )
     if args.dry_run:
         for action in actions:

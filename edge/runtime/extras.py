@@ -1,6 +1,6 @@
-"""The optional parts of ``edge run``: the classroom live view and spoken replies, attached to the daemon.
+"""The optional parts of ``edge run``: the live view, spoken replies and MQTT, attached to the daemon.
 
-Both hang off the daemon's seams only (event sinks, chunk taps, ``Daemon.submit``), so with both off
+All hang off the daemon's seams only (event sinks, chunk taps, ``Daemon.submit``), so with all off
 ``edge run`` is exactly what it was.
 """
 
@@ -37,6 +37,8 @@ class Extras:
     taps: tuple[ChunkTap, ...] = ()
     _view: Any = None
     _speaker: Any = None
+    _mqtt: Any = None
+    _runtime: Runtime | None = None
 
     def build(self, config: Config, runtime: Runtime, web: WebConfig | None) -> None:
         """Build what the config and flags ask for (nothing is listening yet)."""
@@ -54,6 +56,12 @@ class Extras:
             )
             self.sinks.append(self._view.feed.on_event)
             self.taps = (self._view.feed.on_chunk,)
+        if config.mqtt is not None:
+            from edge.integrations.mqtt.bridge import MqttBridge
+
+            self._mqtt = MqttBridge.from_config(config, runtime.bank)
+            self.sinks.append(self._mqtt.on_event)
+        self._runtime = runtime
 
     def start(self, submit: Callable[[Request], bool]) -> None:
         """Hand over the daemon's inbox and start serving."""
@@ -62,9 +70,17 @@ class Extras:
         if self._view is not None:
             self._view.connect(submit)
             self._view.start()
+        if self._mqtt is not None:
+            self._mqtt.start(submit)
 
     def close(self) -> None:
         """Stop serving and speaking; failures are logged, never raised over the daemon's own exit."""
+        if self._mqtt is not None and self._runtime is not None:
+            try:
+                # The daemon has put every output in its safe state: the broker hears that, then offline.
+                self._mqtt.close(self._runtime.bank.states())
+            except Exception:
+                log.exception("extras: closing the MQTT bridge failed")
         for part in (self._view, self._speaker):
             if part is None:
                 continue

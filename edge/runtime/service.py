@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import grp
+import ipaddress
 import os
 import pwd
 import shlex
@@ -21,6 +22,7 @@ from edge.resources import data_dir
 
 SERVICE_USER = "edge"
 UNIT_NAME = "edge.service"
+MQTT_DROPIN = "edge-mqtt.conf"  # shipped name; installed as edge.service.d/mqtt.conf when MQTT is on
 UNIT_DIR = Path("/etc/systemd/system")
 CONFIG_PATH = Path("/etc/edge/edge.yaml")
 STATE_DIR = Path("/var/lib/edge")
@@ -69,6 +71,21 @@ Action = WriteFile | RunCommand
 def unit_template() -> str:
     """Return the shipped unit file's text."""
     return (data_dir("systemd") / UNIT_NAME).read_text(encoding="utf-8")
+
+
+def render_mqtt_dropin(template: str, broker_host: str) -> str:
+    """The MQTT drop-in letting only ``broker_host`` through when it is an address (a name needs DNS)."""
+    try:
+        allow = f"IPAddressAllow={ipaddress.ip_address(broker_host)}"
+    except ValueError:
+        if broker_host == "localhost":
+            allow = "IPAddressAllow=localhost"
+        else:
+            allow = f"# {broker_host} is a name: DNS and the broker's addresses are not known here\nIPAddressDeny="
+    return (
+        "\n".join(allow if line.startswith("IPAddressAllow=") else line for line in template.splitlines())
+        + "\n"
+    )
 
 
 def render_unit(template: str, exec_start: str, groups: Sequence[str]) -> str:
@@ -145,6 +162,7 @@ def plan_install(
     start: bool = True,
     template: str | None = None,
     web_on_loopback: bool | None = None,
+    mqtt_host: str | None = None,
 ) -> list[Action]:
     """Return the actions that install the service, in order."""
     actions: list[Action] = []
@@ -158,6 +176,11 @@ def plan_install(
     actions.append(WriteFile(UNIT_DIR / UNIT_NAME, unit))
     if web_on_loopback is not None:  # the config turns the web view on
         actions.append(WriteFile(WEB_DROPIN, web_dropin(web_on_loopback)))
+    if mqtt_host is not None:
+        dropin = (data_dir("systemd") / MQTT_DROPIN).read_text(encoding="utf-8")
+        actions.append(
+            WriteFile(UNIT_DIR / f"{UNIT_NAME}.d" / "mqtt.conf", render_mqtt_dropin(dropin, mqtt_host))
+        )
     config_text = config_source.read_text(encoding="utf-8")
     actions.append(WriteFile(CONFIG_PATH, config_text, keep_existing=True))
     actions.append(RunCommand(("systemctl", "daemon-reload")))
