@@ -83,9 +83,16 @@ def daemon(tmp_path: Path) -> Iterator[dict[str, Any]]:
         "--no-sounds", "--events", "none", "--status-file", str(status_file), "--web", f"127.0.0.1:{port}",
     )  # fmt: skip
     log_path = tmp_path / "edge.log"
+    url = f"http://127.0.0.1:{port}/"
+    with running_edge(command, log_path, url) as process:
+        yield {"url": url, "status_file": status_file, "log": log_path, "process": process}
+
+
+@contextlib.contextmanager
+def running_edge(command: list[str], log_path: Path, url: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`edge run --web` in a subprocess, handed over once its page answers at ``url``; stopped after."""
     with log_path.open("w") as log:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=subprocess_env())
-    url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -96,7 +103,7 @@ def daemon(tmp_path: Path) -> Iterator[dict[str, Any]]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"edge run --web did not start:\n{log_path.read_text()}")
                 time.sleep(0.2)
-        yield {"url": url, "status_file": status_file, "log": log_path, "process": process}
+        yield process
     finally:
         process.terminate()
         try:

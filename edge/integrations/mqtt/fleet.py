@@ -42,6 +42,46 @@ def default_filter(mqtt: MqttConfig) -> str:
     return f"{parent}/+" if parent else "+"
 
 
+def subscriptions(topic_filter: str) -> list[tuple[str, int]]:
+    """The retained topics a fleet reader subscribes to (QoS 1)."""
+    return [(f"{topic_filter}/availability", 1), (f"{topic_filter}/summary", 1)]
+
+
+def apply_message(members: dict[str, FleetMember], topic: str, payload: bytes) -> bool:
+    """Fold one availability or summary message into ``members``; False when it was not an edge's."""
+    base, _, leaf = topic.rpartition("/")
+    if leaf == "availability":
+        members.setdefault(base, FleetMember(base)).online = payload == b"online"
+        return True
+    try:
+        summary = json.loads(payload)
+    except ValueError:
+        return False  # not an edge's summary; the table shows what is known
+    if not isinstance(summary, dict):
+        return False
+    member = members.setdefault(base, FleetMember(base))
+    member.name = str(summary.get("name") or "")
+    member.last_command = summary.get("last_command")
+    member.devices = summary.get("devices") or {}
+    return True
+
+
+def fleet_client(mqtt: MqttConfig, client_id: str) -> Any:
+    """A paho client with the config's credentials and TLS, for reading the fleet (it publishes nothing)."""
+    import paho.mqtt.client as paho
+
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+    if mqtt.username:
+        client.username_pw_set(mqtt.username, mqtt.read_password())
+    if mqtt.tls:
+        client.tls_set(
+            ca_certs=str(mqtt.tls.ca_file),
+            certfile=str(mqtt.tls.cert_file) if mqtt.tls.cert_file else None,
+            keyfile=str(mqtt.tls.key_file) if mqtt.tls.key_file else None,
+        )
+    return client
+
+
 class _Collector:
     def __init__(self) -> None:
         self.members: dict[str, FleetMember] = {}
@@ -51,20 +91,8 @@ class _Collector:
         self.refusal: str | None = None
 
     def on_message(self, _client: Any, _userdata: object, message: Any) -> None:
-        base, _, leaf = message.topic.rpartition("/")
-        member = self.members.setdefault(base, FleetMember(base))
         self.last_message_s = time.monotonic()
-        if leaf == "availability":
-            member.online = message.payload == b"online"
-            return
-        try:
-            summary = json.loads(message.payload)
-        except ValueError:
-            return  # not an edge's summary; the table shows what is known
-        if isinstance(summary, dict):
-            member.name = str(summary.get("name") or "")
-            member.last_command = summary.get("last_command")
-            member.devices = summary.get("devices") or {}
+        apply_message(self.members, message.topic, message.payload)
 
     def on_connect(
         self, _client: Any, _userdata: object, _flags: object, reason: Any, _props: object
@@ -78,20 +106,8 @@ def collect_fleet(
     mqtt: MqttConfig, topic_filter: str, quiet_s: float = 0.5, timeout_s: float = 5.0
 ) -> list[FleetMember]:
     """Every edge under ``topic_filter`` with its retained availability and summary, sorted by topic."""
-    import paho.mqtt.client as paho
-
     collector = _Collector()
-    client = paho.Client(
-        paho.CallbackAPIVersion.VERSION2, client_id=f"edge-fleet-{secrets.token_hex(4)}", protocol=paho.MQTTv5
-    )
-    if mqtt.username:
-        client.username_pw_set(mqtt.username, mqtt.read_password())
-    if mqtt.tls:
-        client.tls_set(
-            ca_certs=str(mqtt.tls.ca_file),
-            certfile=str(mqtt.tls.cert_file) if mqtt.tls.cert_file else None,
-            keyfile=str(mqtt.tls.key_file) if mqtt.tls.key_file else None,
-        )
+    client = fleet_client(mqtt, f"edge-fleet-{secrets.token_hex(4)}")
     client.on_message = collector.on_message
     client.on_connect = collector.on_connect
     client.on_subscribe = lambda *_args: collector.subscribed.set()
@@ -106,7 +122,7 @@ def collect_fleet(
             raise EdgeError(f"the MQTT broker at {where} did not answer within {CONNECT_TIMEOUT_S:.0f} s")
         if collector.refusal:
             raise EdgeError(f"the MQTT broker at {where} refused the connection: {collector.refusal}")
-        client.subscribe([(f"{topic_filter}/availability", 1), (f"{topic_filter}/summary", 1)])
+        client.subscribe(subscriptions(topic_filter))
         if not collector.subscribed.wait(CONNECT_TIMEOUT_S):
             raise EdgeError(f"the MQTT broker at {where} did not confirm the subscription to {topic_filter}")
         # Retained messages follow the SUBACK at once; the fleet is complete when they stop coming.

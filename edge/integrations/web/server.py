@@ -32,6 +32,10 @@ MAX_COMMAND_CHARS = 200
 MAX_CLIENTS = 16
 STATIC_FILES = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascript")}
 STATIC_FILES["/app.css"] = ("app.css", "text/css")
+STATIC_FILES["/common.js"] = ("common.js", "text/javascript")
+STATIC_FILES["/fleet"] = ("fleet.html", "text/html")
+STATIC_FILES["/fleet.js"] = ("fleet.js", "text/javascript")
+PAGES = ("live", "fleet")  # a WebSocket's ?page=: what it is sent
 SECURITY_HEADERS = {
     "Cache-Control": "no-cache",
     "X-Content-Type-Options": "nosniff",
@@ -60,7 +64,7 @@ class WebServer:
         self._handoff: deque[dict[str, Any]] = deque(maxlen=HANDOFF_MESSAGES)
         self._history: deque[str] = deque(maxlen=HISTORY_EVENTS)
         self._latest: dict[str, str] = {}  # last meter and status, for a page that connects now
-        self._clients: set[asyncio.Queue[str]] = set()
+        self._clients: dict[asyncio.Queue[str], str] = {}  # each browser's queue and its page
         self._sockets: set[Any] = set()  # the open WebSockets, closed first when the view stops
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: Any = None
@@ -165,8 +169,9 @@ class WebServer:
                 self._history.append(text)
             elif isinstance(kind, str):
                 self._latest[kind] = text
-            for client in self._clients:
-                self._offer(client, text)
+            for client, page in self._clients.items():
+                if _wants(page, kind):
+                    self._offer(client, text)
 
     def _offer(self, client: asyncio.Queue[str], text: str) -> None:
         if client.full():
@@ -214,14 +219,18 @@ class WebServer:
             self.refused += 1
             log.warning("web: refused %s: %s", request.remote, reason)
             return web.json_response({"error": reason}, status=status, headers=SECURITY_HEADERS)
+        page = request.query.get("page", "live")
+        if page not in PAGES:
+            return web.json_response({"error": f"page must be one of {', '.join(PAGES)}"}, status=400)
         socket = web.WebSocketResponse(heartbeat=20, max_msg_size=4096)
         await socket.prepare(request)
         queue: asyncio.Queue[str] = asyncio.Queue(maxsize=CLIENT_MESSAGES)
         hello = {"kind": "hello", "setup": self.setup}
         await socket.send_str(json.dumps(hello, separators=(",", ":")))
-        for text in [*self._history, *self._latest.values()]:
+        replay = [*(("event", text) for text in self._history), *self._latest.items()]
+        for text in [text for kind, text in replay if _wants(page, kind)]:
             await socket.send_str(text[:-1] + ',"replayed":true}' if text.endswith("}") else text)
-        self._clients.add(queue)
+        self._clients[queue] = page
         self._sockets.add(socket)
         log.info("web: browser connected from %s (%d connected)", request.remote, len(self._clients))
         sender = asyncio.create_task(self._send_loop(socket, queue))
@@ -230,7 +239,7 @@ class WebServer:
                 if message.type == WSMsgType.TEXT:
                     await socket.send_str(json.dumps(self._command(message.data)))
         finally:
-            self._clients.discard(queue)
+            self._clients.pop(queue, None)
             self._sockets.discard(socket)
             sender.cancel()
             log.info("web: browser from %s left (%d connected)", request.remote, len(self._clients))
@@ -269,3 +278,8 @@ class WebServer:
         if refused:
             return {"kind": "command-reply", "ok": False, "text": text, "error": refused}
         return {"kind": "command-reply", "ok": True, "text": text}
+
+
+def _wants(page: str, kind: object) -> bool:
+    """The fleet page gets only the fleet; the live page everything else (it has no use for the fleet)."""
+    return (kind == "fleet") == (page == "fleet")

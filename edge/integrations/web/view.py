@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from edge.config import Config
 from edge.devices.bank import DeviceBank
@@ -31,8 +32,16 @@ class LiveView:
         bank: DeviceBank,
         stats: DaemonStats,
     ) -> None:
-        self.server = WebServer(web, page_setup(config), self._on_command)
+        setup = page_setup(config)
+        setup["fleet"] = fleet_setup(config)
+        self.server = WebServer(web, setup, self._on_command)
         self.feed = LiveFeed(self.server.publish, pipeline, understanding, bank, stats)
+        self.fleet: Any = None
+        if config.mqtt is not None:
+            # Its own read-only client on paho's thread: the fleet page never costs the pipeline thread.
+            from edge.integrations.mqtt.fleetwatch import FleetWatch
+
+            self.fleet = FleetWatch(config.mqtt, self.server.publish)
         self._submit: Callable[[Request], bool] | None = None
 
     def connect(self, submit: Callable[[Request], bool]) -> None:
@@ -40,11 +49,15 @@ class LiveView:
         self._submit = submit
 
     def start(self) -> None:
-        """Start serving."""
+        """Start serving (and following the fleet, with MQTT on)."""
         self.server.start()
+        if self.fleet is not None:
+            self.fleet.start()
 
     def close(self) -> None:
-        """Stop serving."""
+        """Stop following the fleet, then serving."""
+        if self.fleet is not None:
+            self.fleet.close()
         self.server.close()
 
     def _on_command(self, text: str) -> str | None:
@@ -54,3 +67,11 @@ class LiveView:
             return "edge is still starting"
         request: Request = self.feed.command_request(text)
         return None if submit(request) else "edge is busy; try again"
+
+
+def fleet_setup(config: Config) -> dict[str, Any]:
+    """What the fleet page shows before the first update: whether MQTT is on, and which broker."""
+    mqtt = config.mqtt
+    if mqtt is None:
+        return {"mqtt": False, "config": str(config.source)}
+    return {"mqtt": True, "broker": f"{mqtt.host}:{mqtt.port}", "base_topic": mqtt.base_topic}

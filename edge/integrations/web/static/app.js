@@ -1,4 +1,4 @@
-// edge live view: one WebSocket, messages rendered as they come. Plain JavaScript, no build step, no CDN.
+// edge live view: one WebSocket (common.js), messages rendered as they come. Plain JavaScript, no build step, no CDN.
 "use strict";
 
 const HISTORY = 20;
@@ -29,76 +29,16 @@ function recordDelay(list, message) {
   if (list.length > 5000) list.shift();
 }
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = value;
-    else node.setAttribute(key, value);
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
-
-function token() {
-  return localStorage.getItem("edge-token") || "";
-}
-
-async function connect() {
-  const query = token() ? `?token=${encodeURIComponent(token())}` : "";
-  let auth;
-  try {
-    auth = await fetch(`auth${query}`, { cache: "no-store" });
-  } catch (err) {
-    return retry("edge is not reachable");
-  }
-  if (auth.status === 401) {
-    const body = await auth.json().catch(() => ({}));
-    return askToken(body.error || "token required");
-  }
-  if (!auth.ok) return retry(`refused: ${auth.status}`);
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const socket = new WebSocket(`${scheme}//${location.host}/ws${query}`);
-  socket.onopen = () => setConnection("connected", false);
-  socket.onmessage = (message) => receive(JSON.parse(message.data));
-  socket.onclose = () => retry("connection lost, retrying…");
-  view.socket = socket;
-}
-
-function retry(why) {
-  setConnection(why, true);
-  view.socket = null;
-  setTimeout(connect, 1500);
-}
-
-function setConnection(text, bad) {
-  const node = $("connection");
-  node.textContent = text;
-  node.classList.toggle("bad", bad);
-}
-
-function askToken(reason) {
-  setConnection(reason, true);
-  $("token-error").textContent = token() ? reason : "";
-  const dialog = $("token-dialog");
-  if (!dialog.open) dialog.showModal();
-}
-
-$("token-form").addEventListener("submit", () => {
-  localStorage.setItem("edge-token", $("token").value.trim());
-  $("token").value = "";
-  connect();
-});
-
 $("command-form").addEventListener("submit", (submit) => {
   submit.preventDefault();
   const input = $("command-text");
   const text = input.value.trim();
   if (!text) return;
-  if (!view.socket || view.socket.readyState !== WebSocket.OPEN) {
+  const socket = edgeConnection.socket;
+  if (!socket || socket.readyState !== WebSocket.OPEN) {
     return showReply("not connected", true);
   }
-  view.socket.send(JSON.stringify({ kind: "command", text }));
+  socket.send(JSON.stringify({ kind: "command", text }));
   input.value = "";
 });
 
@@ -356,4 +296,4 @@ function status(s) {
 }
 
 setInterval(renderState, 500);
-connect();
+edgeConnect("live", receive);
