@@ -117,3 +117,34 @@ class Watcher:
         """Disconnect."""
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class BridgedEdge:
+    """A second edge's real MQTT bridge on the same broker, its commands run here as its daemon would."""
+
+    def __init__(self, broker: Mosquitto, directory: Path, base_topic: str) -> None:
+        from edge.config import load_config
+        from edge.devices.bank import DeviceBank, mock_pin_factory
+        from edge.integrations.mqtt.bridge import MqttBridge
+
+        config = load_config(write_config(directory, broker, base_topic=base_topic))
+        assert config.mqtt is not None
+        self.bank = DeviceBank.from_config(config, mock_pin_factory(config.board))
+        self.bridge = MqttBridge(config, config.mqtt, self.bank)
+        self.bridge.start(self._run)
+
+    def _run(self, request: Any) -> bool:
+        events: list[Any] = request()
+        for event in events:
+            self.bridge.on_event(event)
+        return True
+
+    def command(self, topic: str, payload: str) -> None:
+        """Publish as Home Assistant does, on the bridge's own connection."""
+        self.bridge.client.publish(topic, payload, qos=1).wait_for_publish(10)
+
+    def close(self) -> None:
+        """Safe states, then offline (retained), as a daemon stopping does."""
+        self.bank.to_safe_state()
+        self.bridge.close(self.bank.states())
+        self.bank.close()

@@ -13,13 +13,12 @@ import yaml
 
 from bench.mosquitto import Mosquitto
 from edge.config import load_config
-from edge.events import Event
 from edge.integrations.web.layout import page_setup
 from edge.integrations.web.server import WebServer
 from edge.integrations.web.settings import WebConfig
 from edge.integrations.web.view import fleet_setup
 
-from .mqtt_support import write_config
+from .mqtt_support import BridgedEdge, write_config
 from .support import SHIPPED_CONFIG, edge_command
 from .test_web_view import (
     CHROMEDRIVER,
@@ -59,36 +58,6 @@ def daemon(broker: Mosquitto, tmp_path: Path) -> Iterator[dict[str, Any]]:
     url = f"http://127.0.0.1:{port}/"
     with running_edge(command, log_path, url):
         yield {"url": url, "log": log_path}
-
-
-class OtherEdge:
-    """A second edge's real MQTT bridge on the same broker, its commands run here as its daemon would."""
-
-    def __init__(self, broker: Mosquitto, directory: Path, base_topic: str) -> None:
-        from edge.devices.bank import DeviceBank, mock_pin_factory
-        from edge.integrations.mqtt.bridge import MqttBridge
-
-        config = load_config(write_config(directory, broker, base_topic=base_topic))
-        assert config.mqtt is not None
-        self.bank = DeviceBank.from_config(config, mock_pin_factory(config.board))
-        self.bridge = MqttBridge(config, config.mqtt, self.bank)
-        self.bridge.start(self._run)
-
-    def _run(self, request: Any) -> bool:
-        events: list[Event] = request()
-        for event in events:
-            self.bridge.on_event(event)
-        return True
-
-    def command(self, topic: str, payload: str) -> None:
-        """Publish as Home Assistant does, on the bridge's own connection."""
-        self.bridge.client.publish(topic, payload, qos=1).wait_for_publish(10)
-
-    def close(self) -> None:
-        """Safe states, then offline (retained), as a daemon stopping does."""
-        self.bank.to_safe_state()
-        self.bridge.close(self.bank.states())
-        self.bank.close()
 
 
 def _card(driver: Any, base_topic: str) -> Any:
@@ -158,7 +127,7 @@ def test_the_fleet_page_lists_this_edge_and_another_one_live(
     assert "this edge" in _card(browser, "edge/pi01").text
 
     # A second edge joins the broker and Home Assistant sets its fan: the page follows without a reload.
-    other = OtherEdge(broker, tmp_path, "edge/pi02")
+    other = BridgedEdge(broker, tmp_path, "edge/pi02")
     try:
         _wait(browser, lambda d: _card_says(d, "edge/pi02", "online", "ceiling_fan", "off"), "pi02 online")
         other.command("edge/pi02/ceiling_fan/preset/set", "low")
