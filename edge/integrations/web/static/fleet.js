@@ -55,7 +55,7 @@ function edgeCard(edge, isSelf) {
   const command = edge.last_command;
   card.append(el("p", { class: "last-command" },
     el("span", { class: "label", text: "last command " }),
-    el("span", { class: "what", text: command ? command.description : "none yet" }),
+    el("span", { class: command ? "what" : "what none", text: command ? command.description : "none yet" }),
     command && command.at ? el("span", { class: "when", text: `  ${clock(command.at)}` }) : ""));
   const devices = el("ul", { class: "edge-devices" });
   for (const [name, state] of Object.entries(edge.devices || {})) {
