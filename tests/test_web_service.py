@@ -64,3 +64,10 @@ def test_a_classroom_view_lets_in_the_local_network_only(tmp_path: Path) -> None
 def test_systemd_analyze_rates_the_unit_with_and_without_the_view(tmp_path: Path) -> None:
     assert _exposure(_install(tmp_path / "off", "")) == 0.6
     assert _exposure(_install(tmp_path / "on", "web:\n  listen: 127.0.0.1:8080\n")) <= 1.3
+
+
+def test_turning_the_view_off_removes_the_drop_in_on_the_next_install(tmp_path: Path) -> None:
+    """An old web.conf would keep the network open after the user turned the view off."""
+    root = _install(tmp_path, "web:\n  listen: 127.0.0.1:8080\n")
+    assert (root / DROPIN).exists()
+    assert not (_install(tmp_path, "") / DROPIN).exists()

@@ -32,6 +32,7 @@ HIDDEN_FROM_SERVICE = (Path("/home"), Path("/root"), Path("/run/user"))
 
 Runner = Callable[[Sequence[str]], None]
 WEB_DROPIN = UNIT_DIR / f"{UNIT_NAME}.d" / "web.conf"
+MQTT_DROPIN_PATH = UNIT_DIR / f"{UNIT_NAME}.d" / "mqtt.conf"
 # A view beyond localhost is for the classroom's own network: private and link-local ranges, never the internet.
 LOCAL_NETWORKS = "localhost link-local 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7"
 
@@ -65,7 +66,19 @@ class RunCommand:
         return prefix + shlex.join(self.argv)
 
 
-Action = WriteFile | RunCommand
+@dataclass(frozen=True)
+class RemoveFile:
+    """Remove ``path`` (under the install root) if it is there: a drop-in the config no longer asks for."""
+
+    path: Path
+
+    def describe(self, root: Path | None) -> str:
+        """One line for ``--dry-run``."""
+        target = _under(root, self.path)
+        return f"remove {target}" if target.exists() else f"nothing to remove at {target}"
+
+
+Action = WriteFile | RemoveFile | RunCommand
 
 
 def unit_template() -> str:
@@ -174,13 +187,17 @@ def plan_install(
         actions.append(RunCommand((*argv, SERVICE_USER)))
     unit = render_unit(template if template is not None else unit_template(), exec_start, groups)
     actions.append(WriteFile(UNIT_DIR / UNIT_NAME, unit))
-    if web_on_loopback is not None:  # the config turns the web view on
+    # A drop-in opens the sandbox for one integration; one the config no longer asks for must go, or the
+    # network would stay open after the user turned the web view or MQTT off.
+    if web_on_loopback is not None:
         actions.append(WriteFile(WEB_DROPIN, web_dropin(web_on_loopback)))
+    else:
+        actions.append(RemoveFile(WEB_DROPIN))
     if mqtt_host is not None:
         dropin = (data_dir("systemd") / MQTT_DROPIN).read_text(encoding="utf-8")
-        actions.append(
-            WriteFile(UNIT_DIR / f"{UNIT_NAME}.d" / "mqtt.conf", render_mqtt_dropin(dropin, mqtt_host))
-        )
+        actions.append(WriteFile(MQTT_DROPIN_PATH, render_mqtt_dropin(dropin, mqtt_host)))
+    else:
+        actions.append(RemoveFile(MQTT_DROPIN_PATH))
     config_text = config_source.read_text(encoding="utf-8")
     actions.append(WriteFile(CONFIG_PATH, config_text, keep_existing=True))
     actions.append(RunCommand(("systemctl", "daemon-reload")))
@@ -202,6 +219,8 @@ def apply(actions: Sequence[Action], *, root: Path | None = None, run: Runner | 
         done.append(action.describe(root))
         if isinstance(action, WriteFile):
             _write(action, root)
+        elif isinstance(action, RemoveFile):
+            _under(root, action.path).unlink(missing_ok=True)
         elif root is None:
             runner(action.argv)
     return done
