@@ -105,9 +105,10 @@ class Understanding:
         """(public intent, confidence, internal unsupported label or None)."""
         detailed = getattr(self.classifier, "classify_label", None)
         label, confidence = detailed(text) if detailed else self.classifier.classify(text)
-        # A colour, an effect, a plug or a cover named in a device command is still not something edge does.
-        cue = cue_label(text) if label != "none" else None
-        if cue and label in ACTION_INTENTS:
+        # A colour, an effect, a plug or a cover named in a device command is still not something edge does;
+        # for a sentence the model rejected, the cue says why.
+        cue = cue_label(text)
+        if cue and label in (*ACTION_INTENTS, "none"):
             log.debug("intent: %s overruled by %s", label, cue)
             label = cue
         if label == "status_query" and not self._asks_about_devices(text):
