@@ -79,6 +79,13 @@ def test_room_without_such_a_device_is_reported(parser: SlotParser) -> None:
         ("lights on in the kitchen and bedroom", "light_on", ("kitchen_light", "bedroom_light"), "room"),
         ("turn off everything in the living room", "light_off", ("living_room_light", "ceiling_fan"), "room"),
         ("turn on the light", "light_on", ("kitchen_light",), "default"),  # singular: the default one
+        ("olly, lights off", "light_off", ("kitchen_light", "bedroom_light", "living_room_light"), "all"),
+        (
+            "turn off the lights in every room",
+            "light_off",
+            ("kitchen_light", "bedroom_light", "living_room_light"),
+            "all",
+        ),
     ],
 )
 def test_several_devices(
@@ -96,6 +103,8 @@ def test_several_devices(
         ("turn off the lights in the first floor", "light_off", "first floor", "light"),
         ("is the front door light on", "status_query", "front door", "light"),
         ("turn on the desk fan", "fan_on", "desk", "fan"),
+        ("please lower the lights in the dining room", "light_dimmer", "dining room", "light"),
+        ("set brightness to eighty in the garage", "light_set_brightness", "garage", "light"),
     ],
 )
 def test_unknown_place_or_device_is_named_never_replaced(

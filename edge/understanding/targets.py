@@ -35,7 +35,11 @@ _FILLER_WORDS = (
     # names people call a voice assistant by ("olly, lights off")
     "olly computer jarvis alexa assistant siri google mycroft jane rhasspy"
 )
-_FILLER = frozenset(_FILLER_WORDS.split())
+_FILLER = frozenset(_FILLER_WORDS.split()) - {"room", "rooms", "area", "areas", "floor"}
+# Nouns that end a place's name ("the dining room") but alone name no place ("the lights in the room").
+_PLACE_NOUNS = frozenset(
+    {"room", "rooms", "area", "areas", "floor", "morning", "evening", "night", "afternoon"}
+)
 _HERE = frozenset({"here", "this"})
 
 
@@ -171,20 +175,19 @@ def _unique(items: list[T]) -> list[T]:
 def _unknown_place(words: list[str]) -> str | None:
     """A place or device name that is not configured: words before the device noun, or after "in the"."""
     nouns = [i for i, word in enumerate(words) if word in LIGHT_WORDS | FAN_WORDS]
-    if not nouns:
-        return None
-    start = nouns[0]
-    while start > 0 and words[start - 1] not in _FILLER:
+    first = nouns[0] if nouns else len(words)
+    start = first
+    while nouns and start > 0 and words[start - 1] not in _FILLER:
         start -= 1
-    if start < nouns[0]:
-        return " ".join(words[start : nouns[0]])
-    for i in range(nouns[0] + 1, len(words) - 1):
+    if start < first and not set(words[start:first]) <= _PLACE_NOUNS:
+        return " ".join(words[start:first])
+    for i in range(first + 1 if nouns else 0, len(words) - 1):
         if words[i] in ("in", "on", "at") and words[i + 1] in ("the", "my", "our"):
             place = []
             for word in words[i + 2 :]:
                 if word in _FILLER:
                     break
                 place.append(word)
-            if place:
+            if place and not set(place) <= _PLACE_NOUNS:
                 return " ".join(place)
     return None
