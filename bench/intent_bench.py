@@ -4,7 +4,8 @@
 
 Measured on (1) template sentences of the held-out split the trainer never saw and (2) the hand-written
 paraphrases in tests/data/paraphrases.yaml, next to exact template matching (Rhasspy's approach: a sentence
-is understood only if the grammar generates it word for word) on the same paraphrases.
+is understood only if the grammar generates it word for word) on the same paraphrases, and (3) the real
+third-party development set in ../shared/eval (bench/intent_dev.py; skipped with a message when absent).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from bench import intent_dev
 from edge.config import Config, load_config
 from edge.understanding.features import Lexicon, tokens
 from edge.understanding.intent import LiteRTIntentClassifier
@@ -100,6 +102,15 @@ def _backends(config: Config, texts: list[str], repeats: int) -> dict[str, Any]:
     return result
 
 
+def _dev_set() -> dict[str, Any]:
+    """The real third-party development set (see bench/intent_dev.py), without the list of misses."""
+    result = intent_dev.run()
+    for name in ("edge", "keywords"):
+        if name in result:
+            result[name].pop("misses")
+    return result
+
+
 def run(quick: bool) -> dict[str, Any]:
     """Measure the shipped model (and, unless quick, a fresh training run) on the shipped config."""
     config = load_config(REPO / "edge.yaml", board_override="sim")
@@ -121,6 +132,7 @@ def run(quick: bool) -> dict[str, Any]:
         ),
         "median_classify_ms": _timing(classifier, texts, 1 if quick else 5),
         "backends": _backends(config, texts, 1 if quick else 3),
+        "dev_set": _dev_set(),
     }
     if not quick:
         started = time.perf_counter()

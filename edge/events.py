@@ -68,13 +68,17 @@ class NotUnderstood(Event):
 
 @dataclass(frozen=True)
 class ActionResult(Event):
-    """An intent was applied to a device (or answered, for status queries)."""
+    """An intent was applied to a device (or answered, for status queries).
+
+    ``device`` is the one device meant (None when several were); ``devices`` lists every device changed.
+    """
 
     intent: str
     device: str | None
     description: str
     state: dict[str, Any] = field(default_factory=dict)
     latency_ms: float = 0.0
+    devices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -84,12 +84,14 @@ def test_stop_cancel_is_acknowledged_and_does_nothing(understanding: Understandi
 
 def test_out_of_scope_and_ambiguity_are_not_understood(shipped_config: Config, bank: DeviceBank) -> None:
     understanding = Understanding.from_config(shipped_config, bank)
-    (event,) = understanding.handle("play some jazz", 0)
+    (event,) = understanding.handle("tell me a joke", 0)
     assert isinstance(event, NotUnderstood) and event.reason == "not a command for the lights or fans"
+    (event,) = understanding.handle("play some jazz", 0)
+    assert isinstance(event, NotUnderstood) and event.reason == "I can't play media or change the volume"
     no_default = Understanding(understanding.classifier, bank, shipped_config.devices, {})
     (event,) = no_default.handle("turn on the light", 0)
     assert isinstance(event, NotUnderstood)
-    assert event.reason == "which light: kitchen_light or bedroom_light?"
+    assert event.reason == "which light: kitchen_light or bedroom_light or living_room_light?"
     assert bank.states()["kitchen_light"]["on"] is False and bank.states()["bedroom_light"]["on"] is False
 
 
@@ -119,3 +121,66 @@ def test_plan_has_no_side_effects_and_intents_follow_the_device(bank: DeviceBank
     assert align_intent("light_brighter", "fan") == "fan_faster"
     assert align_intent("fan_set_speed", "light") == "light_set_brightness"
     assert align_intent("status_query", "fan") == "status_query"
+
+
+def test_all_the_lights_switch_every_light_and_the_event_lists_them(
+    understanding: Understanding, pin_factory: MockFactory
+) -> None:
+    understanding.handle("turn on the kitchen light", 0)
+    intent, result = understanding.handle("turn off all the lights", 0)
+    assert intent.name == "light_off" and intent.slots["devices"] == [
+        "kitchen_light",
+        "bedroom_light",
+        "living_room_light",
+    ]
+    assert result.device is None and result.devices == ("kitchen_light",)  # the others were off already
+    understanding.handle("turn everything on", 0)
+    assert [pin_factory.pin(pin).state for pin in ("GPIO12", "GPIO23", "GPIO24", "GPIO13")] == [1, 1, 1, 1]
+    intent, result = understanding.handle("turn everything off", 0)
+    assert set(result.devices) == {"kitchen_light", "bedroom_light", "living_room_light", "ceiling_fan"}
+    assert result.to_dict()["devices"] == result.devices
+    assert [pin_factory.pin(pin).state for pin in ("GPIO12", "GPIO23", "GPIO24", "GPIO13")] == [0, 0, 0, 0]
+
+
+def test_room_and_kind_beat_an_alias(understanding: Understanding, pin_factory: MockFactory) -> None:
+    understanding.handle("turn on the bedroom lamp", 0)
+    assert pin_factory.pin("GPIO23").state == 1 and pin_factory.pin("GPIO12").state == 0
+
+
+def test_a_missing_place_keeps_the_intent_and_names_what_there_is(
+    understanding: Understanding, bank: DeviceBank
+) -> None:
+    before = bank.states()
+    found = understanding.interpret("turn on the garage light")
+    assert found.intent == "light_on" and found.to_dict()["action"] is None
+    assert found.reason == "there is no garage light; I have: kitchen light, bedroom light, living room light"
+    (event,) = understanding.handle("turn on the garage light", 0)
+    assert isinstance(event, NotUnderstood) and event.reason == found.reason
+    assert bank.states() == before
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("turn the lights red", "I can't change colours"),
+        ("flash the lights", "I can't make lights flash or run effects"),
+        ("turn on the smart socket", "I have no plugs or sockets to switch"),
+        ("set the curtain to 50%", "I can't open, close or lock doors, covers, curtains or blinds"),
+    ],
+)
+def test_unsupported_requests_get_a_reason_and_no_action(
+    understanding: Understanding, bank: DeviceBank, text: str, reason: str
+) -> None:
+    before = bank.states()
+    found = understanding.interpret(text)
+    assert (found.intent, found.reason, found.to_dict()["action"]) == ("none", reason, None)
+    understanding.handle(text, 0)
+    assert bank.states() == before
+
+
+def test_status_question_answers_for_what_it_names(understanding: Understanding) -> None:
+    understanding.handle("fan on high", 0)
+    _intent, result = understanding.handle("are the lights on", 0)
+    assert "ceiling_fan" not in result.description and "living_room_light off" in result.description
+    _intent, result = understanding.handle("is the fan on", 0)
+    assert result.description == "ceiling_fan on 100 %"

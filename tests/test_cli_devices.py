@@ -39,7 +39,7 @@ def test_set_rejects_an_unknown_device(capsys) -> None:
     err = capsys.readouterr().err.strip()
     assert (
         err
-        == "edge: error: unknown device 'garage_door' (devices: kitchen_light, bedroom_light, ceiling_fan)"
+        == "edge: error: unknown device 'garage_door' (devices: kitchen_light, bedroom_light, living_room_light, ceiling_fan)"
     )
 
 

@@ -53,6 +53,13 @@ def test_intent_out_of_scope_says_why(capsys) -> None:
     assert out.startswith("intent: none") and "not understood: not a command for the lights or fans" in out
 
 
+def test_intent_json_for_a_missing_device_keeps_the_intent(capsys) -> None:
+    assert main(["intent", "turn on the garage light", "--json", *SIM]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["intent"], result["action"]) == ("light_on", None)
+    assert result["reason"].startswith("there is no garage light; I have: kitchen light")
+
+
 def test_corrupt_model_exits_78_with_one_line(tmp_path: Path) -> None:
     model = tmp_path / "intent.tflite"
     model.write_bytes((REPO / "models" / "intent.tflite").read_bytes()[:3000])
@@ -74,8 +81,9 @@ def test_train_writes_a_model_that_loads(tmp_path: Path, capsys) -> None:
     out = tmp_path / "fresh.tflite"
     assert main(["train", "--seed", "1", "--out", str(out), "--json", *SIM]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["model"] == str(out) and summary["heldout_accuracy"] > 0.95
-    assert out.stat().st_size == summary["size_bytes"] < 100_000
+    # Held-out template sentences include close negatives (a colour vs. no command), so not ~100 %.
+    assert summary["model"] == str(out) and summary["heldout_accuracy"] > 0.9
+    assert out.stat().st_size == summary["size_bytes"] < 200_000  # the limit for the model
     config = config_with_model(tmp_path, out)
     assert main(["intent", "turn the fan off", "--json", "-c", str(config), "--board", "sim"]) == 0
     assert json.loads(capsys.readouterr().out)["intent"] == "fan_off"

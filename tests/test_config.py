@@ -23,7 +23,12 @@ def expected_message(path: Path) -> str:
 
 
 def test_shipped_config_is_valid(shipped_config) -> None:
-    assert [d.name for d in shipped_config.devices] == ["kitchen_light", "bedroom_light", "ceiling_fan"]
+    assert [d.name for d in shipped_config.devices] == [
+        "kitchen_light",
+        "bedroom_light",
+        "living_room_light",
+        "ceiling_fan",
+    ]
     fan = shipped_config.device("ceiling_fan")
     assert fan.pwm and dict(fan.levels) == {"low": 30, "medium": 60, "high": 100}
     assert fan.spoken_names == ("ceiling fan", "fan")

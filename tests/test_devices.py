@@ -14,10 +14,12 @@ def test_every_output_starts_in_its_safe_state(shipped_config: Config, pin_facto
     bank = DeviceBank.from_config(shipped_config, pin_factory)
     assert pin_factory.pin("GPIO12").state == 0
     assert pin_factory.pin("GPIO23").state == 0
+    assert pin_factory.pin("GPIO24").state == 0
     assert pin_factory.pin("GPIO13").state == 0
     assert bank.states() == {
         "kitchen_light": {"on": False, "level_percent": 0},
         "bedroom_light": {"on": False, "level_percent": 0},
+        "living_room_light": {"on": False, "level_percent": 0},
         "ceiling_fan": {"on": False, "level_percent": 0},
     }
     bank.close()

@@ -88,12 +88,17 @@ def pin_levels(runtime: Runtime, factory: MockFactory) -> dict[str, dict[str, An
     return levels
 
 
+def pins_as_expected(levels: dict[str, dict[str, Any]], expected: dict[str, dict[str, Any]]) -> bool:
+    """The manifest's devices as it says; a device added to edge.yaml since must still be off."""
+    return all(levels[name] == expected.get(name, {"on": False, "level_percent": 0}) for name in levels)
+
+
 def test_command_clips_set_the_expected_pins(runtime: Runtime, factory: MockFactory) -> None:
     wrong = []
     for clip in POSITIVES:
         events = replay_clip(runtime, clip["file"])
         woke = any(isinstance(event, Detection) for event in events)
-        if not woke or pin_levels(runtime, factory) != clip["devices"]:
+        if not woke or not pins_as_expected(pin_levels(runtime, factory), clip["devices"]):
             wrong.append(Path(clip["file"]).name)
     accuracy = 1 - len(wrong) / len(POSITIVES)
     assert accuracy >= MIN_COMMAND_ACCURACY, f"accuracy {accuracy:.2f}; wrong: {wrong}"
@@ -103,7 +108,7 @@ def test_command_clips_set_the_expected_pins(runtime: Runtime, factory: MockFact
 def test_negative_clip_changes_nothing(runtime: Runtime, factory: MockFactory, clip: dict[str, Any]) -> None:
     events = replay_clip(runtime, clip["file"])
     assert not [event for event in events if isinstance(event, ActionResult) and event.state]
-    assert pin_levels(runtime, factory) == clip["devices"]
+    assert pins_as_expected(pin_levels(runtime, factory), clip["devices"])
     if not clip["wake"]:
         assert not [event for event in events if isinstance(event, Detection)]
 
@@ -123,7 +128,7 @@ def test_replay_cli_prints_events_and_final_state() -> None:
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     types = [line["type"] for line in lines]
     assert types[0] == "wake" and "transcript" in types and "intent" in types and "action" in types
-    assert lines[-1] == {"type": "state", "devices": clip["devices"]}
+    assert lines[-1]["type"] == "state" and pins_as_expected(lines[-1]["devices"], clip["devices"])
     assert all(line["file"].endswith(".wav") for line in lines[:-1])
 
 

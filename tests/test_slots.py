@@ -25,7 +25,10 @@ def parser(shipped_config: Config) -> SlotParser:
         ("bedside light on", "light_on", "bedroom_light", "named"),
         ("turn on the light", "light_on", "kitchen_light", "default"),
         ("make it faster", "fan_faster", "ceiling_fan", "only"),
-        ("turn on the fan in the living room", "fan_on", "ceiling_fan", "named"),
+        ("turn on the fan in the living room", "fan_on", "ceiling_fan", "room"),
+        ("switch off the bedroom lamp", "light_off", "bedroom_light", "named"),  # room + kind beats the alias
+        ("turn on the living room lamp", "light_on", "living_room_light", "named"),
+        ("turn on the lamp in the bedroom", "light_on", "bedroom_light", "room"),
     ],
 )
 def test_device_by_name_alias_room_or_default(parser: SlotParser, text, intent, device, how) -> None:
@@ -37,18 +40,81 @@ def test_ambiguous_device_is_reported_not_guessed(shipped_config: Config) -> Non
     parser = SlotParser(shipped_config.devices, {})
     slots = parser.parse("turn on the light", "light_on")
     assert slots.device is None
-    assert slots.problem == "which light: kitchen_light or bedroom_light?"
-    assert slots.candidates == ("kitchen_light", "bedroom_light")
+    assert slots.problem == "which light: kitchen_light or bedroom_light or living_room_light?"
+    assert slots.candidates == ("kitchen_light", "bedroom_light", "living_room_light")
 
 
-def test_two_named_devices_are_ambiguous(parser: SlotParser) -> None:
+def test_two_named_devices_are_both_meant(parser: SlotParser) -> None:
     slots = parser.parse("turn on the lamp and the bedside light", "light_on")
-    assert slots.device is None and slots.candidates == ("kitchen_light", "bedroom_light")
+    assert slots.device is None and slots.devices == ("kitchen_light", "bedroom_light")
 
 
 def test_room_without_such_a_device_is_reported(parser: SlotParser) -> None:
-    problem = parser.parse("turn on the light in the living room", "light_on").problem
-    assert problem == "no light configured in the living room"
+    problem = parser.parse("turn on the fan in the kitchen", "fan_on").problem
+    assert problem == "no fan configured in the kitchen"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "devices", "how"),
+    [
+        (
+            "turn off all the lights",
+            "light_off",
+            ("kitchen_light", "bedroom_light", "living_room_light"),
+            "all",
+        ),
+        (
+            "switch off every light",
+            "light_off",
+            ("kitchen_light", "bedroom_light", "living_room_light"),
+            "all",
+        ),
+        ("turn the lights off", "light_off", ("kitchen_light", "bedroom_light", "living_room_light"), "all"),
+        (
+            "turn everything off",
+            "light_off",
+            ("kitchen_light", "bedroom_light", "living_room_light", "ceiling_fan"),
+            "all",
+        ),
+        ("lights on in the kitchen and bedroom", "light_on", ("kitchen_light", "bedroom_light"), "room"),
+        ("turn off everything in the living room", "light_off", ("living_room_light", "ceiling_fan"), "room"),
+        ("turn on the light", "light_on", ("kitchen_light",), "default"),  # singular: the default one
+        ("olly, lights off", "light_off", ("kitchen_light", "bedroom_light", "living_room_light"), "all"),
+        (
+            "turn off the lights in every room",
+            "light_off",
+            ("kitchen_light", "bedroom_light", "living_room_light"),
+            "all",
+        ),
+    ],
+)
+def test_several_devices(
+    parser: SlotParser, text: str, intent: str, devices: tuple[str, ...], how: str
+) -> None:
+    slots = parser.parse(text, intent)
+    assert (slots.devices, slots.how, slots.problem) == (devices, how, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "place", "kind"),
+    [
+        ("turn on the garage light", "light_on", "garage", "light"),
+        ("switch on hallway light", "light_on", "hallway", "light"),
+        ("turn off the lights in the first floor", "light_off", "first floor", "light"),
+        ("is the front door light on", "status_query", "front door", "light"),
+        ("turn on the desk fan", "fan_on", "desk", "fan"),
+        ("please lower the lights in the dining room", "light_dimmer", "dining room", "light"),
+        ("set brightness to eighty in the garage", "light_set_brightness", "garage", "light"),
+    ],
+)
+def test_unknown_place_or_device_is_named_never_replaced(
+    parser: SlotParser, text: str, intent: str, place: str, kind: str
+) -> None:
+    slots = parser.parse(text, intent)
+    assert slots.devices == () and slots.problem is not None
+    assert slots.problem.startswith(f"there is no {place} {kind}; I have: ")
+    if kind == "light":
+        assert slots.problem.endswith("kitchen light, bedroom light, living room light")
 
 
 @pytest.mark.parametrize(

@@ -86,3 +86,24 @@ def test_bad_template_names_the_intent_and_index(tmp_path: Path, shipped_config:
     path.write_text(text)
     with pytest.raises(ConfigError, match=r"intents\.light_on\[\d+\]: unbalanced"):
         load_vocabulary(path, shipped_config.devices)
+
+
+def test_training_only_sentences_never_reach_the_grammar(shipped_config: Config) -> None:
+    vocabulary = load_vocabulary(shipped_config.intent.vocabulary, shipped_config.devices)
+    assert vocabulary.training, "models/training.yaml was not loaded"
+    labelled = dict(vocabulary.labelled_sentences())
+    assert {"unsupported_colour", "unsupported_plug", "unsupported_cover"} <= set(labelled.values())
+    assert set(vocabulary.labels) >= set(INTENTS) and len(vocabulary.labels) > len(INTENTS)
+    # Placeholders (a garage, an ikea lamp) and addressed forms teach the classifier only.
+    words = set(vocabulary.words())
+    assert {"garage", "ikea", "olly", "curtains", "red"}.isdisjoint(words)
+    assert not [p for p in vocabulary.command_phrases() if "garage" in p or "olly" in p]
+    public = {intent for _, intent in vocabulary.sentences()}
+    assert public == set(INTENTS)
+
+
+def test_a_bad_training_file_names_file_and_key(tmp_path: Path, shipped_config: Config) -> None:
+    (tmp_path / "intents.yaml").write_text(shipped_config.intent.vocabulary.read_text())
+    (tmp_path / "training.yaml").write_text("sentences:\n  light_sideways: ['tilt {light}']\n")
+    with pytest.raises(ConfigError, match=r"training.yaml: sentences.light_sideways: unknown label"):
+        load_vocabulary(tmp_path / "intents.yaml", shipped_config.devices)

@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     slots = " ".join(f"{key}={value}" for key, value in result["slots"].items()) or "-"
     print(f"intent: {found.intent} conf={found.confidence:.2f} slots: {slots}")
     if found.reason:
-        print(f"not understood: {found.reason}")
+        # An intent with a target edge lacks was understood; only an out-of-scope request was not.
+        print(f"{'not understood' if found.intent == 'none' else 'no action'}: {found.reason}")
     elif found.plan:
         print(f"action: {found.plan.description}{'' if args.apply else ' (not applied)'}")
     for name, state in result.get("states", {}).items():

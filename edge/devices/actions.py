@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from edge.devices.bank import Device, DeviceBank
@@ -33,10 +33,21 @@ class Plan:
     level_percent: int | None = None  # None: nothing to change (status query, cancel, already there)
     switch_on: bool = False  # "on" returns a dimmer to its last level, which only the device knows
     problem: str | None = None  # set when the intent cannot be carried out
+    steps: tuple[Plan, ...] = ()  # one plan per device when the command names several
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        """Every device this plan changes."""
+        if self.steps:
+            return tuple(d for step in self.steps for d in step.devices)
+        changes = self.switch_on or self.level_percent is not None
+        return (self.device,) if self.device and changes and not self.problem else ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready plan."""
         data: dict[str, Any] = {"device": self.device, "description": self.description}
+        if self.steps:
+            data["devices"] = list(self.devices)
         if self.level_percent is not None:
             data["level_percent"] = self.level_percent
         if self.problem:
@@ -65,11 +76,35 @@ def plan_action(intent: str, slots: Slots, bank: DeviceBank) -> Plan:
     if intent == "stop_cancel":
         return Plan(intent, None, "cancelled, nothing changed")
     if intent == "status_query":
-        names = [slots.device] if slots.device else list(bank)
+        if slots.problem:
+            return Plan(intent, None, "nothing", problem=slots.problem)
+        names = list(slots.devices) or ([slots.device] if slots.device else list(bank))
         return Plan(intent, slots.device, "; ".join(_state_text(bank[name]) for name in names))
+    if len(slots.devices) > 1 and not slots.problem:
+        return _plan_several(intent, slots, bank)
     if slots.problem or slots.device is None:
         return Plan(intent, None, "nothing", problem=slots.problem or "no device")
-    device = bank[slots.device]
+    return _plan_one(intent, slots, bank[slots.device])
+
+
+def _plan_several(intent: str, slots: Slots, bank: DeviceBank) -> Plan:
+    """One step per device; devices that cannot do it are named in the description, the rest act."""
+    steps: list[Plan] = []
+    skipped: list[str] = []
+    for name in slots.devices:
+        device = bank[name]
+        step = _plan_one(align_intent(intent, device.kind), replace(slots, device=name), device)
+        if step.problem:
+            skipped.append(step.problem)
+        else:
+            steps.append(step)
+    if not steps:
+        return Plan(intent, None, "nothing", problem="; ".join(skipped))
+    description = "; ".join([step.description for step in steps] + skipped)
+    return Plan(intent, None, description, steps=tuple(steps))
+
+
+def _plan_one(intent: str, slots: Slots, device: Device) -> Plan:
     if intent.endswith("_on"):
         if device.is_on:
             return Plan(intent, device.name, f"{_state_text(device)} already")
@@ -123,6 +158,10 @@ def execute(plan: Plan, bank: DeviceBank) -> Outcome:
     """Carry out a plan; DeviceError propagates (the pipeline reports it as a stage error)."""
     if plan.problem:
         raise ValueError(f"cannot execute a plan with a problem: {plan.problem}")
+    if plan.steps:
+        for step in plan.steps:
+            execute(step, bank)
+        return Outcome(plan.description, {name: bank[name].state() for name in plan.devices})
     if plan.device and plan.switch_on:
         bank[plan.device].set_on()
         log.info("action: %s", plan.description)

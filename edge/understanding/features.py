@@ -20,7 +20,20 @@ from edge.config import DeviceConfig
 from edge.understanding.numbers import parse_number
 
 # Bump when the features below change in any way: models trained with another version are refused.
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
+# Common rooms and places, read as ``room`` like the configured ones: "the garage light" is a light wherever
+# it is, so the intent never depends on which rooms edge.yaml has. Door names become ``door``.
+_PLACE_LIST = (
+    "garage, hallway, hall, office, study, basement, attic, porch, patio, garden, backyard, yard, "
+    "driveway, balcony, terrace, bathroom, toilet, washroom, nursery, den, lounge, closet, entrance, "
+    "entryway, foyer, pantry, loft, workshop, shed, stairs, staircase, landing, corridor, upstairs, "
+    "downstairs, cellar, playroom, sunroom, mudroom, kitchen, bedroom, dining room, kids room, "
+    "guest room, master bedroom, laundry room, first floor, ground floor, second floor, third floor, "
+    "top floor, main floor, game room, family room, tv room, utility room, living room, front yard, "
+    "back yard, front porch, back porch, guest bedroom"
+)
+_PLACES = tuple(place.strip() for place in _PLACE_LIST.split(","))
+_DOORS = ("front door", "back door", "garage door", "side door")
 _WORD = re.compile(r"[a-z0-9']+")
 
 
@@ -60,8 +73,9 @@ class Lexicon:
 
     @classmethod
     def from_devices(cls, devices: Sequence[DeviceConfig]) -> Lexicon:
-        """Device names and aliases -> kind, rooms -> ``room``, fan level names -> ``level``."""
-        phrases: dict[tuple[str, ...], str] = {}
+        """Device names and aliases -> kind, rooms (configured or common) -> ``room``, levels -> ``level``."""
+        phrases: dict[tuple[str, ...], str] = {tuple(place.split()): "room" for place in _PLACES}
+        phrases.update({tuple(door.split()): "door" for door in _DOORS})
         for device in devices:
             for level in device.levels:
                 phrases[tuple(level.split())] = "level"

@@ -12,9 +12,17 @@ from edge.config import Config, DeviceConfig
 from edge.devices.actions import Plan, align_intent, execute, plan_action
 from edge.devices.bank import DeviceBank
 from edge.events import ActionResult, Event, Intent, NotUnderstood
+from edge.understanding.features import tokens
 from edge.understanding.slots import SlotParser, Slots
+from edge.understanding.unsupported import NOT_A_COMMAND, cue_label, reason_for
+from edge.understanding.vocabulary import INTENTS
 
 log = logging.getLogger(__name__)
+
+# Words of a status question about everything edge controls, naming no device.
+_GENERAL_STATUS = frozenset({"status", "state", "anything", "everything"})
+# Intents that change or report a device; a cue for an unsupported request overrules them.
+ACTION_INTENTS = frozenset(INTENTS) - {"none"}
 
 
 class Classifier(Protocol):
@@ -76,7 +84,7 @@ class Understanding:
     def interpret(self, text: str) -> Interpretation:
         """Classify, fill slots and plan the action, with no side effects."""
         started = self._clock()
-        intent, confidence = self.classifier.classify(text)
+        intent, confidence, unsupported = self._classify(text)
         slots = self.parser.parse(text, intent)
         if slots.device and slots.how == "named":
             aligned = align_intent(intent, self.bank[slots.device].kind)
@@ -86,20 +94,44 @@ class Understanding:
                 slots = self.parser.parse(text, intent)
         plan: Plan | None = None
         if intent == "none":
-            reason: str | None = "not a command for the lights or fans"
+            reason: str | None = reason_for(unsupported or "") or NOT_A_COMMAND
         else:
             plan = plan_action(intent, slots, self.bank)
             reason = plan.problem
         latency_ms = (self._clock() - started) * 1000
         return Interpretation(text, intent, confidence, slots, plan, reason, latency_ms)
 
+    def _classify(self, text: str) -> tuple[str, float, str | None]:
+        """(public intent, confidence, internal unsupported label or None)."""
+        detailed = getattr(self.classifier, "classify_label", None)
+        label, confidence = detailed(text) if detailed else self.classifier.classify(text)
+        # A colour, an effect, a plug or a cover named in a device command is still not something edge does;
+        # for a sentence the model rejected, the cue says why.
+        cue = cue_label(text)
+        if cue and label in (*ACTION_INTENTS, "none"):
+            log.debug("intent: %s overruled by %s", label, cue)
+            label = cue
+        if label == "status_query" and not self._asks_about_devices(text):
+            log.debug("intent: status_query of something that is no light or fan")
+            return "none", confidence, None
+        if reason_for(label):
+            return "none", confidence, label
+        return label, confidence, None
+
+    def _asks_about_devices(self, text: str) -> bool:
+        """A status question must name a light or fan, or ask in general ("what's on?", "status")."""
+        words = tokens(text)
+        general = _GENERAL_STATUS & set(words) or (len(words) <= 4 and {"on", "running"} & set(words))
+        return bool(general) or self.parser.finder.mentions(words)
+
     def handle(self, text: str, timestamp_ms: int) -> list[Event]:
         """Interpret and act: Intent then ActionResult, or NotUnderstood."""
         found = self.interpret(text)
         if found.reason or found.plan is None:
-            log.info("intent: %s conf=%.2f not understood: %s", found.intent, found.confidence, found.reason)
+            log.info("intent: %s conf=%.2f no action: %s", found.intent, found.confidence, found.reason)
             return [NotUnderstood(timestamp_ms, text, found.reason or "no action", found.confidence)]
-        log.info("intent: %s conf=%.2f device=%s", found.intent, found.confidence, found.plan.device or "-")
+        targets = ",".join(found.slots.devices) or found.plan.device or "-"
+        log.info("intent: %s conf=%.2f device=%s", found.intent, found.confidence, targets)
         intent_event = Intent(
             timestamp_ms, found.intent, found.confidence, found.slots.to_dict(), text, found.latency_ms
         )
@@ -107,6 +139,12 @@ class Understanding:
         outcome = execute(found.plan, self.bank)
         latency_ms = (self._clock() - started) * 1000
         result = ActionResult(
-            timestamp_ms, found.intent, found.plan.device, outcome.description, outcome.state, latency_ms
+            timestamp_ms,
+            found.intent,
+            found.plan.device,
+            outcome.description,
+            outcome.state,
+            latency_ms,
+            devices=found.plan.devices,
         )
         return [intent_event, result]

@@ -18,6 +18,7 @@ from edge.config import DeviceConfig, IntentConfig
 from edge.errors import BackendMissingError, ModelError
 from edge.tflite_model import MLPWeights, read_tflite
 from edge.understanding.features import FEATURE_VERSION, FeatureSettings, Lexicon, featurize, normalize
+from edge.understanding.unsupported import UNSUPPORTED
 from edge.understanding.vocabulary import INTENTS
 
 log = logging.getLogger(__name__)
@@ -97,12 +98,17 @@ class LiteRTIntentClassifier:
 
     def classify(self, text: str) -> tuple[str, float]:
         """Return (intent, confidence); ``none`` when out of scope or below the threshold."""
+        label, confidence = self.classify_label(text)
+        return (label if label in INTENTS else "none"), confidence
+
+    def classify_label(self, text: str) -> tuple[str, float]:
+        """Like ``classify``, but an unsupported request keeps its internal label (``unsupported_colour``)."""
         if not text.strip():
             return "none", 0.0
         probs = self.probabilities(text)
         best = int(probs.argmax())
         confidence = float(probs[best])
-        if confidence < self.threshold:
+        if confidence < self.threshold and self.labels[best] in INTENTS:
             return "none", confidence
         return self.labels[best], confidence
 
@@ -134,9 +140,10 @@ def _check_manifest(manifest: dict[str, Any], source: str) -> FeatureSettings:
             f"{source}: model uses text features v{settings.version}, this edge computes "
             f"v{FEATURE_VERSION}; run `edge train` to rebuild it"
         )
-    if labels != list(INTENTS):
+    if labels != [*INTENTS, *UNSUPPORTED]:
         raise ModelError(
-            f"{source}: model intents ({', '.join(labels)}) differ from edge's ({', '.join(INTENTS)}); "
+            f"{source}: model intents ({', '.join(labels)}) differ from edge's "
+            f"({', '.join([*INTENTS, *UNSUPPORTED])}); "
             "run `edge train` to rebuild it"
         )
     return settings

@@ -21,7 +21,7 @@ import numpy as np
 
 from edge.tflite_model import MLPWeights, write_tflite
 from edge.understanding.features import FeatureSettings, Lexicon, featurize_many
-from edge.understanding.vocabulary import Vocabulary
+from edge.understanding.vocabulary import INTENTS, Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +90,15 @@ def train(
     lexicon: Lexicon,
     *,
     seed: int = 0,
-    hidden: int = 20,
+    hidden: int = 32,
     epochs: int = 14,
     settings: FeatureSettings | None = None,
 ) -> TrainResult:
     """Train on the vocabulary's sentences and return the model, its manifest and held-out accuracy."""
     started = time.perf_counter()
     settings = settings or FeatureSettings()
-    labels = list(vocabulary.intents)
-    sentences = vocabulary.sentences()
+    labels = list(vocabulary.labels)
+    sentences = vocabulary.labelled_sentences()
     parts: dict[str, list[tuple[str, str]]] = {"train": [], "calibrate": [], "test": []}
     for text, intent in sentences:
         parts[split_of(text)].append((text, intent))
@@ -231,12 +231,13 @@ def _calibrate(
     best_label = probs.argmax(axis=1)
     confidence = probs.max(axis=1)
     want = np.array([labels.index(i) for _, i in data])
-    none = labels.index("none")
-    in_scope = want != none
+    # Out of scope: ``none`` and the internal unsupported labels, which also come out as ``none``.
+    acts = np.array([label in INTENTS and label != "none" for label in labels])
+    in_scope = acts[want]
     candidates = np.round(np.arange(0.3, 0.96, 0.01), 2)
     scores = []
     for t in candidates:
-        accepted = (best_label != none) & (confidence >= t)
+        accepted = acts[best_label] & (confidence >= t)
         right = (accepted & (best_label == want))[in_scope].mean() if in_scope.any() else 1.0
         rejected = (~accepted)[~in_scope].mean() if (~in_scope).any() else 1.0
         scores.append(round(float(right + rejected) / 2, 4))

@@ -4,6 +4,10 @@ Device names, aliases, rooms and fan levels come from the device config (built-i
 ``{fan_name}``, ``{device_name}``, ``{room}``, ``{level}``, plus ``{percent}`` and ``{index}`` numbers), so
 renaming a device needs no edit of the YAML. The same vocabulary feeds the trainer (``sentences``) and
 the recognizer grammars (``command_phrases``, ``words``).
+
+A ``training.yaml`` next to intents.yaml adds training-only templates (other rooms and devices as
+placeholders, addressed and indirect requests, close-domain negatives under internal ``unsupported_*``
+labels). They teach the classifier and never reach the recognizer's grammar.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edge.config import DeviceConfig
@@ -27,6 +31,7 @@ from edge.understanding.templates import (
     sample,
     slot_table,
 )
+from edge.understanding.unsupported import UNSUPPORTED
 from edge.yamlfields import load_yaml_mapping
 
 INTENTS: tuple[str, ...] = (
@@ -63,12 +68,23 @@ class Vocabulary:
     # The same in-scope templates without politeness fillers and with round numbers: the grammar's phrases.
     cores: tuple[Node, ...] = ()
     per_template: int = MAX_SENTENCES_PER_TEMPLATE
+    training: tuple[tuple[str, str, Node], ...] = ()  # training-only (label, template text, parsed template)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The classifier's labels: the public intents, then the internal unsupported ones."""
+        return (*self.intents, *UNSUPPORTED)
 
     def sentences(self) -> list[tuple[str, str]]:
-        """Training sentences as (text, intent), including the ``none`` negatives; deterministic."""
+        """Training sentences as (text, public intent), including the ``none`` negatives; deterministic."""
+        public = set(self.intents)
+        return [(text, label if label in public else "none") for text, label in self.labelled_sentences()]
+
+    def labelled_sentences(self) -> list[tuple[str, str]]:
+        """Training sentences as (text, label), internal ``unsupported_*`` labels kept; deterministic."""
         seen: set[str] = set()
         result: list[tuple[str, str]] = []
-        for intent, text, node in self.templates:
+        for intent, text, node in (*self.templates, *self.training):
             for sentence in sample(node, self.per_template, seed=f"{intent}:{text}"):
                 if sentence and sentence not in seen:
                     seen.add(sentence)
@@ -101,12 +117,55 @@ class Vocabulary:
 
     def digest(self) -> str:
         """sha256 of the training sentences, stored in a model's manifest to tell what it was trained on."""
-        data = json.dumps(self.sentences(), separators=(",", ":")).encode()
+        data = json.dumps(self.labelled_sentences(), separators=(",", ":")).encode()
         return hashlib.sha256(data).hexdigest()
 
 
+TRAINING_FILE = "training.yaml"
+
+
 def load_vocabulary(path: Path, devices: Sequence[DeviceConfig]) -> Vocabulary:
-    """Read intents.yaml and expand it against ``devices``; errors name the file and key."""
+    """Read intents.yaml (and training.yaml beside it) and expand them against ``devices``."""
+    vocabulary, slots = _load_intents(path, devices)
+    extra = path.with_name(TRAINING_FILE)
+    if not extra.is_file():
+        return vocabulary
+    return replace(vocabulary, training=_load_training(extra, slots, vocabulary.labels))
+
+
+def _load_training(
+    path: Path, slots: dict[str, Node], labels: tuple[str, ...]
+) -> tuple[tuple[str, str, Node], ...]:
+    source = str(path)
+    data = load_yaml_mapping(path)
+    unknown = set(data) - {"slots", "sentences"}
+    if unknown:
+        raise ConfigError(source, sorted(unknown)[0], "unknown key (allowed: slots, sentences)")
+    slot_defs = data.get("slots") or {}
+    groups = data.get("sentences") or {}
+    if not isinstance(slot_defs, dict) or not isinstance(groups, dict):
+        raise ConfigError(source, "", "'slots' and 'sentences' must be mappings")
+    try:
+        table = slot_table(slot_defs, slots)
+    except (TemplateError, KeyError) as err:
+        raise ConfigError(source, "slots", str(err)) from None
+    templates: list[tuple[str, str, Node]] = []
+    for label, lines in groups.items():
+        if label not in labels:
+            raise ConfigError(source, f"sentences.{label}", f"unknown label (allowed: {', '.join(labels)})")
+        if not isinstance(lines, list) or not lines:
+            raise ConfigError(source, f"sentences.{label}", "expected a non-empty list of templates")
+        for index, line in enumerate(lines):
+            try:
+                templates.append((label, str(line), parse(str(line), table.__getitem__)))
+            except (TemplateError, KeyError) as err:
+                raise ConfigError(
+                    source, f"sentences.{label}[{index}]", f"unknown slot or bad template: {err}"
+                ) from None
+    return tuple(templates)
+
+
+def _load_intents(path: Path, devices: Sequence[DeviceConfig]) -> tuple[Vocabulary, dict[str, Node]]:
     source = str(path)
     data = load_yaml_mapping(path)
     unknown = set(data) - {"slots", "intents"}
@@ -143,7 +202,7 @@ def load_vocabulary(path: Path, devices: Sequence[DeviceConfig]) -> Vocabulary:
                     cores.append(parse(str(line), core_slots.__getitem__))
             except TemplateError as err:
                 raise ConfigError(source, f"intents.{intent}[{index}]", str(err)) from None
-    return Vocabulary(path, INTENTS, tuple(templates), tuple(cores))
+    return Vocabulary(path, INTENTS, tuple(templates), tuple(cores)), slots
 
 
 def _plain_slots(builtin: dict[str, Node]) -> dict[str, Node]:
@@ -151,6 +210,7 @@ def _plain_slots(builtin: dict[str, Node]) -> dict[str, Node]:
     # classifier and the free-form recognizer, so a few thousand phrases cover the common commands.
     plain = {
         "pre": EMPTY,
+        "ask_state": EMPTY,
         "post": EMPTY,
         "percent": choice([literal(spoken(n)) for n in _GRAMMAR_PERCENTS], flat=True),
         "amount": choice([EMPTY, literal("a bit"), literal("a little")]),
