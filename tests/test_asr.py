@@ -153,7 +153,7 @@ def test_grammar_with_no_known_phrase_is_a_model_error() -> None:
 
 
 def test_auto_falls_back_to_pocketsphinx_and_says_why(tmp_path: Path) -> None:
-    config = AsrConfig(engine="auto", mode="grammar", vosk_model=tmp_path)
+    config = AsrConfig(engine="auto", mode="grammar", vosk_model=tmp_path, whisper_model=tmp_path)
     recognizer, reason = recognizer_from_config(config, Phrases(PHRASES), wake_phrase="hey jarvis")
     assert isinstance(recognizer, PocketSphinxRecognizer)
     assert reason == f"pocketsphinx (grammar of {len(PHRASES)} phrases): no English Vosk model in {tmp_path}"
