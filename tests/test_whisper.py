@@ -90,6 +90,11 @@ def test_features_have_whisper_layout() -> None:
         ("alexa alexa turn on the light", "alexa alexa turn on the light"),
         ("turn on the light", "turn on the light"),
         ("set the fan to low low", "set the fan to low"),
+        (
+            "porcupine turn on the living room lamp turn on the living room",
+            "porcupine turn on the living room lamp",
+        ),
+        ("turn the light on the light", "turn the light on the light"),
     ],
 )
 def test_decoder_loops_are_cut_and_spoken_repeats_kept(words: str, kept: str) -> None:
