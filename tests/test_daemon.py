@@ -14,7 +14,7 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +96,25 @@ class MarkerEndpointer:
     def __init__(self) -> None:
         self.reset()
 
+    def begin(self, history: Sequence[AudioChunk]) -> None:
+        """The wake chunk carries no command word: the window starts empty."""
+        self.reset()
+
+    def release(self) -> list[AudioChunk]:
+        ready, self._ready = self._ready, []
+        return ready
+
+    @property
+    def started(self) -> bool:
+        return self._speech
+
+    @property
+    def in_speech(self) -> bool:
+        return self._silent == 0 and self._speech
+
     def process(self, audio: AudioChunk) -> str | None:
         self._chunks += 1
+        self._ready.append(audio)
         if marker_of(audio) in WORDS:
             self._speech, self._silent = True, 0
             return None
@@ -111,6 +128,7 @@ class MarkerEndpointer:
 
     def reset(self) -> None:
         self._chunks, self._silent, self._speech = 0, 0, False
+        self._ready: list[AudioChunk] = []
 
     @property
     def trailing_silence_ms(self) -> int:

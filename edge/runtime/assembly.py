@@ -25,10 +25,25 @@ from edge.understanding.vocabulary import load_vocabulary
 
 log = logging.getLogger(__name__)
 
-# Audio kept from before the wake fired, handed to the command recognizer: "hey jarvis turn on the light"
-# said in one breath starts the command before the wake detector has finished deciding. Measured on the
-# fixtures (PocketSphinx): 0 ms 27/48 commands right, 150 ms 34/48, 300 ms 26/48 (more of the wake phrase).
-PREROLL_MS = 150
+# Words after which a command cannot be over, whatever the classifier makes of the words before them.
+_DANGLING_WORDS = frozenset({"to", "the", "a", "an", "at", "and", "of", "in", "my", "percent", "please"})
+
+
+def complete_command_check(understanding: Understanding) -> Callable[[str], bool]:
+    """Whether words heard so far already make a whole command, so a short pause may end it.
+
+    Only a command that names its device counts: "turn on the light" may go on "... in the bedroom", and
+    cutting it there would switch the wrong light, far worse than waiting the full silence.
+    """
+
+    def is_complete(text: str) -> bool:
+        words = text.split()
+        if not words or words[-1] in _DANGLING_WORDS:
+            return False
+        found = understanding.interpret(text)
+        return found.reason is None and found.plan is not None and found.slots.how != "default"
+
+    return is_complete
 
 
 @dataclass
@@ -89,7 +104,8 @@ def build_runtime(
             Endpointer(config.endpoint),
             understanding,
             refractory_ms=config.wake.refractory_ms,
-            preroll_ms=PREROLL_MS,
+            is_complete=complete_command_check(understanding),
+            complete_silence_ms=config.endpoint.complete_silence_ms,
         )
     except BaseException:
         for closer in reversed(closers):
