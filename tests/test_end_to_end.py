@@ -31,10 +31,11 @@ FIXTURES = REPO / "tests" / "fixtures"
 MANIFEST = yaml.safe_load((FIXTURES / "manifest.yaml").read_text(encoding="utf-8"))["clips"]
 POSITIVES = [clip for clip in MANIFEST if clip["intent"] is not None]
 NEGATIVES = [clip for clip in MANIFEST if clip["intent"] is None]
-# The share of command clips that must end with exactly the expected pins. PocketSphinx on synthetic voices
-# gets 34 of 48 right here (the README quotes the per-voice and per-SNR figures from `python -m bench`);
-# this floor catches a regression without pretending the recognizer is better than it is.
-MIN_COMMAND_ACCURACY = 0.65
+# The share of command clips that must end with exactly the expected pins. On the room-like fixtures (noise bed,
+# pauses, +-12 dB, reverb, nine voices) the energy endpointer and PocketSphinx grammar of HEAD 894903f get 20 of
+# 36; this floor catches a regression without pretending the pipeline is better than it is. These are
+# regression tests: accuracy on real people is tests/test_real_speech.py's and bench/real_speech.py's.
+MIN_COMMAND_ACCURACY = 0.5
 
 
 def _config() -> Config:

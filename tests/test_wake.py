@@ -61,15 +61,16 @@ def sphinx() -> PocketSphinxWakeDetector:
 
 
 def test_fixture_set_is_balanced() -> None:
-    assert len(WAKE_CLIPS) >= 45 and len(NO_WAKE_CLIPS) >= 8
+    assert len(WAKE_CLIPS) >= 40 and len(NO_WAKE_CLIPS) >= 8
     assert any(c["one_breath"] for c in WAKE_CLIPS if "one_breath" in c)
 
 
 def test_micro_wakes_on_hey_jarvis(micro: MicroWakeDetector) -> None:
     hits = set(detected(micro, WAKE_CLIPS))
-    # Measured at sensitivity 0.5: 46 of 51, including every flite kal16 and rms clip.
-    assert len(hits) >= 42, f"only {len(hits)} of {len(WAKE_CLIPS)}"
-    for voice in ("flite_kal16", "flite_rms"):
+    # Measured at sensitivity 0.5 on the room-like fixtures: 37 of 41, including every flite kal16 clip (the
+    # misses: fast one-breath espeak-ng clips, a -12 dB clip, a one-breath clip at 10 dB SNR).
+    assert len(hits) >= 36, f"only {len(hits)} of {len(WAKE_CLIPS)}"
+    for voice in ("flite_kal16",):
         missed = [c["file"] for c in WAKE_CLIPS if c["voice"] == voice and c["file"] not in hits]
         assert not missed, missed
 
@@ -103,8 +104,8 @@ def test_micro_rejects_a_phrase_it_has_no_model_for() -> None:
 
 def test_pocketsphinx_spots_the_phrase(sphinx: PocketSphinxWakeDetector) -> None:
     hits = set(detected(sphinx, WAKE_CLIPS))
-    # Measured at sensitivity 0.5: 29 of 51 (none of the espeak-ng female voices).
-    assert len(hits) >= 25, f"only {len(hits)} of {len(WAKE_CLIPS)}"
+    # Measured at sensitivity 0.5 on the room-like fixtures: 17 of 41.
+    assert len(hits) >= 16, f"only {len(hits)} of {len(WAKE_CLIPS)}"
     assert {c["file"] for c in WAKE_CLIPS if c["voice"] == "flite_kal16"} <= hits
 
 
