@@ -77,10 +77,19 @@ class WakeConfig:
     """Wake word engine and its tuning."""
 
     engine: Literal["micro", "vosk", "pocketsphinx"]
-    phrase: str
+    phrases: tuple[str, ...]  # micro listens for several at once (one small model each over shared features)
     sensitivity: float  # 0..1, higher wakes more easily
     refractory_ms: int  # ignore new wakes this long after one
     vosk_model: Path | None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.phrases, str):  # one phrase given where a tuple belongs
+            object.__setattr__(self, "phrases", (self.phrases,))
+
+    @property
+    def phrase(self) -> str:
+        """The first (or only) wake phrase."""
+        return self.phrases[0]
 
 
 @dataclass(frozen=True)
@@ -318,13 +327,23 @@ def _read_audio(section: Section, board: BoardProfile) -> AudioConfig:
 def _read_wake(section: Section, base_dir: Path) -> WakeConfig:
     wake = WakeConfig(
         engine=section.string("engine", "micro", choices=WAKE_ENGINES),
-        phrase=section.string("phrase", "hey jarvis").strip().lower(),
+        phrases=_wake_phrases(section),
         sensitivity=section.number("sensitivity", 0.5, low=0.0, high=1.0),
         refractory_ms=section.integer("refractory_ms", 2000, low=0, high=60_000),
         vosk_model=_optional_dir(section, "vosk_model", base_dir),
     )
     section.finish()
     return wake
+
+
+def _wake_phrases(section: Section) -> tuple[str, ...]:
+    """``phrase`` is one phrase or a list of them (micro wakes on any)."""
+    if isinstance(section.raw("phrase", None), list):
+        phrases = tuple(phrase.strip().lower() for phrase in section.string_list("phrase"))
+        if not phrases:
+            section.fail("phrase", "expected a phrase or a non-empty list of phrases")
+        return phrases
+    return (section.string("phrase", "hey jarvis").strip().lower(),)
 
 
 def _read_asr(section: Section, base_dir: Path) -> AsrConfig:

@@ -92,7 +92,7 @@ def build_runtime(
         wake = wake_from_config(config.wake, source=str(config.source))
         closers.append(wake.close)
         recognizer, asr_reason = recognizer_from_config(
-            config.asr, vocabulary, wake_phrase=config.wake.phrase
+            config.asr, vocabulary, wake_phrase=" ".join(config.wake.phrases)
         )
         closers.append(recognizer.close)
         log.info("asr: %s", asr_reason)
