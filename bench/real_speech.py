@@ -130,7 +130,9 @@ def run_trials(config: Config, trials: list[Trial], engine_label: str) -> list[d
     def done(trial: Trial, before: States, after: States) -> None:
         heard = events.pop(folder / f"{len(outcomes):03d}.wav", [])
         result = score(EXPECTATIONS[trial.expect], lights, before, after, heard)
-        outcomes.append(outcome(trial, engine_label, result, heard, stream_ms[0]))
+        row = outcome(trial, engine_label, result, heard, stream_ms[0])
+        row["changed"] = {name: after[name] for name in after if after[name] != before[name]}
+        outcomes.append(row)
         stream_ms[0] += replayed_ms(runtime.config, len(trial.samples))
 
     try:
