@@ -93,7 +93,7 @@ def table(results: dict[str, Any]) -> str:
         )
     for engine in results.get("wake", {}).get("engines", []):
         lines.append(
-            f"wake {engine['engine']:<13} cpu/s audio {engine['cpu_seconds_per_audio_second']:.4f}  "
+            f"wake {engine['engine']:<13} {engine.get('phrase', ''):<20} cpu/s audio {engine['cpu_seconds_per_audio_second']:.4f}  "
             f"false wakes/h {engine['false_wakes_per_hour']:<6} detection {engine['detection_rate']}"
         )
     for config in results.get("accuracy", {}).get("configurations", []):

@@ -70,6 +70,7 @@ class AudioConfig:
     channels: int
     chunk_ms: int  # audio handed to the pipeline per step
     queue_chunks: int  # capture queue length; the oldest chunk is dropped when full
+    noise_suppression: Literal["none", "command", "all"] = "none"  # speex: command window only, or wake too
 
 
 @dataclass(frozen=True)
@@ -317,6 +318,7 @@ def _read_audio(section: Section, board: BoardProfile) -> AudioConfig:
         channels=section.integer("channels", board.audio.channels, low=1, high=32),
         chunk_ms=section.integer("chunk_ms", board.audio.chunk_ms, low=10, high=200),
         queue_chunks=section.integer("queue_chunks", board.audio.queue_chunks, low=2, high=10_000),
+        noise_suppression=section.string("noise_suppression", "none", choices=("none", "command", "all")),
     )
     if audio.chunk_ms % 10:
         section.fail("chunk_ms", f"{audio.chunk_ms} must be a multiple of 10 ms (the wake word frame)")

@@ -19,6 +19,7 @@ from edge.runtime.feedback import Feedback
 from edge.runtime.pipeline import Pipeline
 from edge.speech.asr import recognizer_from_config
 from edge.speech.endpoint import Endpointer
+from edge.speech.noise import SpeexCleaner
 from edge.speech.wake import wake_from_config
 from edge.understanding.handler import Understanding
 from edge.understanding.vocabulary import load_vocabulary
@@ -106,6 +107,8 @@ def build_runtime(
             refractory_ms=config.wake.refractory_ms,
             is_complete=complete_command_check(understanding),
             complete_silence_ms=config.endpoint.complete_silence_ms,
+            cleaner=None if config.audio.noise_suppression == "none" else SpeexCleaner(),
+            clean_wake=config.audio.noise_suppression == "all",
         )
     except BaseException:
         for closer in reversed(closers):

@@ -57,6 +57,12 @@ class CommandEndpointer(Protocol):
     def reset(self) -> None: ...
 
 
+class Cleaner(Protocol):
+    """Audio clean-up in front of the stages (noise suppression)."""
+
+    def process(self, chunk: AudioChunk) -> AudioChunk: ...
+
+
 class CommandHandler(Protocol):
     """Turns a transcript into intent, action and outcome events."""
 
@@ -83,6 +89,8 @@ class Pipeline:
         refractory_ms: int = 2000,
         is_complete: Callable[[str], bool] | None = None,
         complete_silence_ms: int = 200,
+        cleaner: Cleaner | None = None,
+        clean_wake: bool = False,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.wake = wake
@@ -92,6 +100,8 @@ class Pipeline:
         self.refractory_ms = refractory_ms
         self.is_complete = is_complete
         self.complete_silence_ms = complete_silence_ms
+        self.cleaner = cleaner
+        self.clean_wake = clean_wake
         self._clock = clock
         self.state = State.LISTENING
         self._refractory_until_ms = -1
@@ -102,6 +112,8 @@ class Pipeline:
 
     def feed(self, chunk: AudioChunk) -> list[Event]:
         """Advance by one chunk and return the events it caused."""
+        if self.cleaner is not None and (self.clean_wake or self.state is State.COMMAND):
+            chunk = self.cleaner.process(chunk)
         if self.state is State.LISTENING:
             return self._listen(chunk)
         return self._command(chunk)
@@ -161,7 +173,7 @@ class Pipeline:
         return self._finish_command(chunk, endpoint, end_ms)
 
     def _words_complete(self) -> bool:
-        """In a pause, whether the recognizer's words are a whole command that held for the last half of it.
+        """In a pause, whether the recognizer's words are a whole command that held for half the short silence.
 
         A decoder may still revise its best path as silence comes in ("turn on the kitchen light" becoming
         "... light off"): the same complete words must be seen from half the short silence to all of it.
@@ -172,7 +184,9 @@ class Pipeline:
             return False
         silence_ms = endpointer.trailing_silence_ms
         partial = getattr(self.recognizer, "partial", None)
-        if partial is None or silence_ms < self.complete_silence_ms / 2:
+        # Asked from the pause's first chunk on: a recognizer that decodes on demand (Whisper) then spends
+        # its decode while the short silence is still being heard, not after it.
+        if partial is None or silence_ms <= 0:
             return False
         text = partial()
         if not self.is_complete(text):
