@@ -123,8 +123,9 @@ def test_wake_detector_spots_the_phrase_with_enough_confidence(ko_model: Path) -
     assert first(VoskWakeDetector(ko_model, "불 꺼", sensitivity=0.25), "ko_bul_kyeo") is None
 
 
-def test_config_builds_vosk_engines_from_a_model_folder(ko_model: Path) -> None:
-    config = AsrConfig(engine="auto", mode="grammar", vosk_model=ko_model)
+def test_config_builds_vosk_engines_from_a_model_folder(ko_model: Path, tmp_path: Path) -> None:
+    # Whisper comes first in `auto`; a folder with no Whisper model in it leaves the choice to Vosk.
+    config = AsrConfig(engine="auto", mode="grammar", vosk_model=ko_model, whisper_model=tmp_path)
     recognizer, reason = recognizer_from_config(config, Phrases(GRAMMAR))
     assert (
         isinstance(recognizer, VoskRecognizer)
