@@ -37,6 +37,7 @@ class Clip:
     devices: dict[str, Any]
     pause_s: float | None = None  # wake phrase to command; None: one breath, or no command
     one_breath: bool = False
+    wake_phrase: str | None = None  # the phrase said ("hey jarvis" or "alexa"); None when there is none
 
     @property
     def pause(self) -> str:
@@ -69,6 +70,7 @@ def load_clips() -> list[Clip]:
                 entry["devices"],
                 entry.get("pause_s"),
                 bool(entry.get("one_breath")),
+                entry.get("wake_phrase"),
             )
         )
     return clips
