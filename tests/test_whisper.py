@@ -100,7 +100,9 @@ def test_features_have_whisper_layout() -> None:
             "porcupine turn on the living room lamp turn on the living room",
             "porcupine turn on the living room lamp",
         ),
-        ("turn the light on the light", "turn the light on the light"),
+        ("turn the light on the light", "turn the light on"),  # the tail only repeats words just said
+        ("turn on the kitchen light turn on", "turn on the kitchen light"),
+        ("turn on the light please", "turn on the light please"),
     ],
 )
 def test_decoder_loops_are_cut_and_spoken_repeats_kept(words: str, kept: str) -> None:

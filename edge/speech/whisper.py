@@ -133,12 +133,12 @@ def drop_repeats(words: list[str]) -> list[str]:
 
     A loop runs to the end of the text ("stop stop stop", a sentence again, perhaps cut short); a repeat
     inside the text ("alexa alexa turn on the light") is what the person said and stays. A tail shorter
-    than its unit counts from three words on, so "turn the light on ... the light" is not cut.
+    than its unit counts from two words on ("turn on the kitchen light turn on").
     """
     for start in range(1, len(words)):
         tail = words[start:]
         for size in range(1, start + 1):
-            if len(tail) < min(size, 3):
+            if len(tail) < min(size, 2):
                 continue
             unit = words[start - size : start]
             if tail == (unit * (len(tail) // size + 1))[: len(tail)]:
