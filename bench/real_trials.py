@@ -135,14 +135,14 @@ def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
 
 
-def bed(n: int, kind: str, index: int, speech_rms: float, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    """A continuous noise bed and its name: room tone at a fixed dBFS, or 20 dB below the speech."""
+def bed(n: int, kind: str, speech_rms: float, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """A continuous noise bed and its name: room tone at a drawn dBFS, or pink/brown 20 dB below the speech."""
     if kind == "room":
-        level = ROOM_TONE_DBFS[index % len(ROOM_TONE_DBFS)]
+        level = ROOM_TONE_DBFS[int(rng.integers(len(ROOM_TONE_DBFS)))]
         # Room tone: between pink and brown, as rooms are (ventilation and traffic rumble dominate).
         noise = colored_noise(n, rng, 1.5) * 32768 * 10 ** (level / 20)
         return noise, f"room{int(level)}dBFS"
-    exponent, color = (1.0, "pink") if index % 2 == 0 else (2.0, "brown")
+    exponent, color = (1.0, "pink") if rng.integers(2) == 0 else (2.0, "brown")
     noise = colored_noise(n, rng, exponent) * speech_rms / 10 ** (NOISY_SNR_DB / 20)
     return noise, f"{color}_snr{int(NOISY_SNR_DB)}"
 
@@ -157,7 +157,7 @@ LEAD_S, TAIL_S = 0.8, 1.2  # room heard before the wake word and after the comma
 
 
 def compose(
-    wake: Piece | None, pause_s: float, command: Piece, bed_kind: str, index: int, seed: int
+    wake: Piece | None, pause_s: float, command: Piece, bed_kind: str, seed: int
 ) -> tuple[np.ndarray, int, str]:
     """Wake word, pause (speech end to speech start), command, all over one bed; (samples, speech end ms, bed)."""
     rng = np.random.default_rng(seed)
@@ -171,7 +171,7 @@ def compose(
     placed.append((command_at, command[0]))
     n = command_at + len(command[0]) + round(TAIL_S * SAMPLE_RATE_HZ)
     speech = command[0][command[1] : command[2]]
-    noise, bed_name = bed(n, bed_kind, index, rms(speech), rng)
+    noise, bed_name = bed(n, bed_kind, rms(speech), rng)
     for at, piece in placed:
         noise[at : at + len(piece)] += piece
     speech_end_ms = (command_at + command[2]) * 1000 // SAMPLE_RATE_HZ
@@ -239,7 +239,7 @@ def protocol_trials(rows: list[dict[str, Any]], *, quick: bool = False, seed: in
             beds = [("room", "noisy")[(ci + pi) % 2]] if quick else ["room", "noisy"]
             for bed_kind in beds:
                 samples, end_ms, bed_name = compose(
-                    alexas[count % len(alexas)], pause, command, bed_kind, count, seed + count
+                    alexas[count % len(alexas)], pause, command, bed_kind, seed + count
                 )
                 name = f"alexa+{pause}s+{Path(row['file']).stem}__{bed_name}"
                 key = _expect_key(row) if row["category"] == "wake_word+command" else str(row["transcript"])
@@ -249,9 +249,7 @@ def protocol_trials(rows: list[dict[str, Any]], *, quick: bool = False, seed: in
         order = _speech_piece(row["file"])
         pause = PAUSES_S[oi % len(PAUSES_S)]
         for wake in (alexas[count % len(alexas)], None):
-            samples, end_ms, bed_name = compose(
-                wake, pause, order, ("room", "noisy")[oi % 2], count, seed + count
-            )
+            samples, end_ms, bed_name = compose(wake, pause, order, ("room", "noisy")[oi % 2], seed + count)
             said = f"alexa+{pause}s+" if wake is not None else ""
             trials.append(
                 Trial(
