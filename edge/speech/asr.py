@@ -303,13 +303,16 @@ def recognizer_from_config(
     ``wake_phrase`` lets a PocketSphinx grammar absorb the end of the wake phrase that the pre-roll carries.
     """
     if config.engine == "whisper":
-        whisper, whisper_dir = whisper_recognizer(config.whisper_model, lead_in=wake_phrase)
+        whisper, whisper_dir = whisper_recognizer(
+            config.whisper_model, lead_in=wake_phrase, known_words=frozenset(vocabulary.words())
+        )
         return whisper, f"whisper tiny.en (free-form): model at {whisper_dir}"
     found = (
         find_whisper_model(config.whisper_model) if config.engine == "auto" and whisper_available() else None
     )
     if found is not None:
-        return WhisperRecognizer(found, lead_in=wake_phrase), f"whisper tiny.en (free-form): model at {found}"
+        whisper = WhisperRecognizer(found, lead_in=wake_phrase, known_words=frozenset(vocabulary.words()))
+        return whisper, f"whisper tiny.en (free-form): model at {found}"
     phrases = vocabulary.command_phrases() if config.mode == "grammar" else None
     mode = f"grammar of {len(phrases)} phrases" if phrases else "free-form"
     where = str(config.vosk_model) if config.vosk_model else " or ".join(map(str, DEFAULT_VOSK_MODEL_DIRS))

