@@ -28,7 +28,7 @@ HOP_SAMPLES = 160
 N_MELS = 80
 PAD_MS = 1000  # silence after the command: too little and the decoder repeats itself
 MIN_WINDOW_MS = 3000  # shorter windows hallucinate on one-word commands ("stop stop stop")
-PARTIAL_STEP_MS = 300  # partial() decodes again only after this much new audio
+PARTIAL_STEP_MS = 300  # partial() decodes again only after this much new audio (or twice a decode's time)
 NO_SPEECH_PROBABILITY = 0.6  # above this Whisper itself says nothing was said
 # More than half the words unknown to every command template: a request edge has no words for (a coffee
 # order), not a command with a name or a "please" in it. Set a priori, then checked on eval's text set.
@@ -206,6 +206,14 @@ class WhisperRecognizer:
         self._pcm = bytearray()
         self._partial = ""
         self._partial_bytes = 0  # how much audio the cached partial text covers
+        self.last_decode_ms = 0.0
+
+    @property
+    def partial_step_ms(self) -> float:
+        """New audio that partial() waits for before decoding again."""
+        # On a slow board (a Pi 4 decodes in ~0.5 s) a fixed step would keep the pipeline thread decoding
+        # all through a pause and let the capture queue overflow; this keeps decoding under half the time.
+        return max(PARTIAL_STEP_MS, 2 * self.last_decode_ms)
 
     def start(self) -> None:
         """Begin a new command."""
@@ -216,8 +224,8 @@ class WhisperRecognizer:
         self._pcm += chunk.pcm
 
     def partial(self) -> str:
-        """The words so far: decodes again only after PARTIAL_STEP_MS of new audio, else the cached text."""
-        step_bytes = PARTIAL_STEP_MS * SAMPLE_RATE_HZ // 1000 * 2
+        """The words so far: decodes again only after partial_step_ms of new audio, else the cached text."""
+        step_bytes = int(self.partial_step_ms * SAMPLE_RATE_HZ / 1000) * 2
         if self._pcm and len(self._pcm) - self._partial_bytes >= step_bytes:
             self._partial = self.transcribe(bytes(self._pcm))
             self._partial_bytes = len(self._pcm)
@@ -248,6 +256,7 @@ class WhisperRecognizer:
             repetition_penalty=1.1,
             return_no_speech_prob=True,
         )[0]
+        self.last_decode_ms = (time.perf_counter() - began) * 1000
         raw = decode_tokens(self._vocabulary, result.sequences_ids[0])
         text = "" if result.no_speech_prob > NO_SPEECH_PROBABILITY else command_text(raw, self.lead_in)
         if self.known_words and unknown_fraction(text, self.known_words) > MAX_UNKNOWN_FRACTION:
@@ -258,7 +267,7 @@ class WhisperRecognizer:
             raw,
             text,
             result.no_speech_prob,
-            (time.perf_counter() - began) * 1000,
+            self.last_decode_ms,
         )
         return text
 
