@@ -493,8 +493,9 @@ def early_end_pipeline(bank: DeviceBank) -> Pipeline:
         endpointer,
         SwitchHandler(bank),
         refractory_ms=0,
-        is_complete=lambda text: text in ("kitchen_light on", "kitchen_light off"),
-        complete_silence_ms=2 * CHUNK_MS,
+        complete_after=lambda text: (
+            2 * CHUNK_MS if text in ("kitchen_light on", "kitchen_light off") else None
+        ),
     )
 
 
@@ -528,8 +529,31 @@ def test_a_pause_inside_an_unfinished_command_waits_the_full_silence(shipped_con
 def test_without_a_completeness_check_the_full_silence_ends_the_command(shipped_config, pin_factory) -> None:
     bank = DeviceBank.from_config(shipped_config, pin_factory)
     pipeline = early_end_pipeline(bank)
-    pipeline.is_complete = None
+    pipeline.complete_after = None
     events = feed_markers(pipeline, [WAKE, MARKERS["kitchen_light"], MARKERS["on"], *[SILENCE] * 6])
     transcript = next(event for event in events if isinstance(event, Transcript))
     assert transcript.endpoint == "silence" and transcript.timestamp_ms == 8 * CHUNK_MS
     bank.close()
+
+
+def test_the_shipped_completeness_rule_waits_longer_for_a_command_without_a_device(
+    shipped_config, pin_factory
+) -> None:
+    from edge.runtime.assembly import build_runtime
+
+    runtime = build_runtime(shipped_config, pin_factory=pin_factory)
+    try:
+        complete_after = runtime.pipeline.complete_after
+        assert complete_after is not None
+        short = shipped_config.endpoint.complete_silence_ms
+        assert complete_after("turn on the kitchen light") == short
+        assert complete_after("turn on the light") == 2 * short  # "... in the bedroom" may follow
+        assert complete_after("set the kitchen light to") is None  # a level must follow
+        assert complete_after("set the kitchen light") is None
+        assert complete_after("turn the kitchen light") is None  # the classifier guesses light_off here
+        assert complete_after("turn the kitchen light off") == short
+        assert complete_after("set the fan to medium") == short
+        assert complete_after("what a lovely day it is outside") is None
+        assert complete_after("") is None
+    finally:
+        runtime.close()

@@ -27,24 +27,52 @@ from edge.understanding.vocabulary import load_vocabulary
 log = logging.getLogger(__name__)
 
 # Words after which a command cannot be over, whatever the classifier makes of the words before them.
-_DANGLING_WORDS = frozenset({"to", "the", "a", "an", "at", "and", "of", "in", "my", "percent", "please"})
+_DANGLING_WORDS = frozenset({"to", "the", "a", "an", "at", "and", "of", "in", "my", "please"})
+# A command is whole only once it says what to do: the classifier guesses an intent from any prefix ("turn the
+# kitchen light" came out as light_off), so a short pause may end it only after one of these, or a level.
+_ACTION_WORDS = frozenset(
+    [
+        "on",
+        "off",
+        "up",
+        "down",
+        "brighter",
+        "dimmer",
+        "dim",
+        "brighten",
+        "darker",
+        "faster",
+        "slower",
+        "low",
+        "medium",
+        "high",
+        "percent",
+        "stop",
+        "cancel",
+        "mind",
+    ]
+)
 
 
-def complete_command_check(understanding: Understanding) -> Callable[[str], bool]:
-    """Whether words heard so far already make a whole command, so a short pause may end it.
+def complete_command_check(understanding: Understanding, silence_ms: int) -> Callable[[str], int | None]:
+    """How much silence ends a command with these words: ``silence_ms`` once they are a whole command.
 
-    Only a command that names its device counts: "turn on the light" may go on "... in the bedroom", and
-    cutting it there would switch the wrong light, far worse than waiting the full silence.
+    A command that names no device ("turn on the light") waits twice as long: it may go on "... in the
+    bedroom", and cutting it there would switch the wrong light, far worse than a slower answer.
     """
 
-    def is_complete(text: str) -> bool:
+    def complete_after(text: str) -> int | None:
         words = text.split()
         if not words or words[-1] in _DANGLING_WORDS:
-            return False
+            return None
         found = understanding.interpret(text)
-        return found.reason is None and found.plan is not None and found.slots.how != "default"
+        if found.reason is not None or found.plan is None:
+            return None
+        if found.slots.percent is None and not _ACTION_WORDS.intersection(words):
+            return None
+        return 2 * silence_ms if found.slots.how == "default" else silence_ms
 
-    return is_complete
+    return complete_after
 
 
 @dataclass
@@ -105,8 +133,7 @@ def build_runtime(
             Endpointer(config.endpoint),
             understanding,
             refractory_ms=config.wake.refractory_ms,
-            is_complete=complete_command_check(understanding),
-            complete_silence_ms=config.endpoint.complete_silence_ms,
+            complete_after=complete_command_check(understanding, config.endpoint.complete_silence_ms),
             cleaner=None if config.audio.noise_suppression == "none" else SpeexCleaner(),
             clean_wake=config.audio.noise_suppression == "all",
         )

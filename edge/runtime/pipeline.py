@@ -3,7 +3,7 @@
 LISTENING --wake--> COMMAND --endpoint--> (understand, act) --> LISTENING
 
 In COMMAND the endpointer decides which audio is the command (never the wake phrase's own tail) and when it
-is over; with an ``is_complete`` check the command also ends after a short silence once the recognizer's
+is over; with a ``complete_after`` check the command also ends after a short silence once the recognizer's
 current words are a whole command, and waits the full ``silence_ms`` while they are not ("set the fan to ...").
 ``Pipeline.feed(chunk)`` returns the events that chunk caused. It is deterministic given its input, so tests
 feed WAV chunks and assert events with no sleeps or threads. Latencies are wall-clock time spent in each
@@ -87,8 +87,7 @@ class Pipeline:
         handler: CommandHandler,
         *,
         refractory_ms: int = 2000,
-        is_complete: Callable[[str], bool] | None = None,
-        complete_silence_ms: int = 200,
+        complete_after: Callable[[str], int | None] | None = None,
         cleaner: Cleaner | None = None,
         clean_wake: bool = False,
         clock: Callable[[], float] = time.perf_counter,
@@ -98,8 +97,8 @@ class Pipeline:
         self.endpointer = endpointer
         self.handler = handler
         self.refractory_ms = refractory_ms
-        self.is_complete = is_complete
-        self.complete_silence_ms = complete_silence_ms
+        # The silence (ms) after which these words end the command; None while they are not a whole command.
+        self.complete_after = complete_after
         self.cleaner = cleaner
         self.clean_wake = clean_wake
         self._clock = clock
@@ -173,13 +172,13 @@ class Pipeline:
         return self._finish_command(chunk, endpoint, end_ms)
 
     def _words_complete(self) -> bool:
-        """In a pause, whether the recognizer's words are a whole command that held for half the short silence.
+        """In a pause, whether the recognizer's words are a whole command that held for half its short silence.
 
         A decoder may still revise its best path as silence comes in ("turn on the kitchen light" becoming
-        "... light off"): the same complete words must be seen from half the short silence to all of it.
+        "... light off"): the same complete words must be seen over half the short silence as well.
         """
         endpointer = self.endpointer
-        if self.is_complete is None or not endpointer.started or endpointer.in_speech:
+        if self.complete_after is None or not endpointer.started or endpointer.in_speech:
             self._candidate = None
             return False
         silence_ms = endpointer.trailing_silence_ms
@@ -189,14 +188,13 @@ class Pipeline:
         if partial is None or silence_ms <= 0:
             return False
         text = partial()
-        if not self.is_complete(text):
+        needed_ms = self.complete_after(text)
+        if needed_ms is None:
             self._candidate = None
             return False
         if self._candidate is None or self._candidate[0] != text:
             self._candidate = (text, silence_ms)
-        return silence_ms >= self.complete_silence_ms and silence_ms - self._candidate[1] >= (
-            self.complete_silence_ms / 2
-        )
+        return silence_ms >= needed_ms and silence_ms - self._candidate[1] >= needed_ms / 2
 
     def _finish_command(self, chunk: AudioChunk, endpoint: str, end_ms: int) -> list[Event]:
         events: list[Event] = []
