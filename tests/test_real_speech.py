@@ -110,8 +110,18 @@ def test_wake_word_inside_other_speech_switches_nothing(report: dict[str, Any]) 
     assert rows and all(row["result"] == "no_action" for row in rows), rows
 
 
-def test_real_wake_and_command_clip_as_recorded(report: dict[str, Any]) -> None:
-    # The clip: "hey mycroft ... turn on the living room lamp"; micro knows "hey mycroft".
-    name = "rhasspy-test__wake_en__precise_turn_on_the_living_room_lamp"
-    rows = [row for row in report["trials"] if row["trial"] == name]
-    assert rows and all(row["result"] == "right" for row in rows), rows
+def test_real_wake_and_command_clips_as_recorded(report: dict[str, Any]) -> None:
+    # Clips whose wake word some engine knows: "hey mycroft" (micro; the clip that heard ''),
+    # "porcupine" and "hey jane" (PocketSphinx keyphrase). "snowboy" and "okay rhasspy" have no engine here.
+    rows = [row for row in report["trials"] if row["kind"] == "as_is" and row["result"] != "no_wake_engine"]
+    commands = [row for row in rows if row["expect"] != "nothing"]
+    assert len(commands) >= 3, commands
+    devices = {
+        device.name for device in load_config(real_speech.SHIPPED_CONFIG, board_override="sim").devices
+    }
+    missed = [
+        (row["trial"], row["heard"], row["result"])
+        for row in commands
+        if row["result"] != "right" and not _awaits_multi_device(row, devices)
+    ]
+    assert not missed, missed
