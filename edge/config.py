@@ -112,7 +112,7 @@ class EndpointConfig:
     no_speech_timeout_ms: int = 4000
     energy_threshold_db: float | None = None  # None: adapt to the noise floor
     vad: Literal["silero", "energy"] = "silero"  # voice activity detector; energy where silero cannot install
-    complete_silence_ms: int = 200  # shorter silence that ends a command whose words are already complete
+    complete_silence_ms: int = 150  # shorter silence that ends a command whose words are already complete
 
 
 @dataclass(frozen=True)
@@ -366,7 +366,7 @@ def _read_endpoint(section: Section) -> EndpointConfig:
         no_speech_timeout_ms=section.integer("no_speech_timeout_ms", 4000, low=200, high=60_000),
         energy_threshold_db=section.number("energy_threshold_db", None, low=-120.0, high=0.0),
         vad=section.string("vad", "silero", choices=("silero", "energy")),
-        complete_silence_ms=section.integer("complete_silence_ms", 200, low=60, high=5000),
+        complete_silence_ms=section.integer("complete_silence_ms", 150, low=60, high=5000),
     )
     if endpoint.complete_silence_ms > endpoint.silence_ms:
         section.fail(
