@@ -18,8 +18,9 @@ from edge.config import load_config
 
 pytestmark = pytest.mark.skipif(not real_trials.available(), reason=real_trials.SKIP_REASON)
 
-# Floor on the share of right actions, under the measured rate (bench.real_speech --quick: 21 of 28), not a goal.
-PROTOCOL_RIGHT_FLOOR = 0.6
+# Floor on the share of right actions, under the measured rate (bench.real_speech --quick: 24 of 28 at 5525e99), not a
+# goal. The 4 misses are "turn the lights off" switching one light (multi-device commands come with the intent work).
+PROTOCOL_RIGHT_FLOOR = 0.75
 # A wrong action is far worse than "not understood": the judged ceiling is 2 %.
 PROTOCOL_WRONG_CEILING = 0.02
 
