@@ -32,6 +32,7 @@ from edge.commands.replay import replay
 from edge.config import Config, load_config
 from edge.events import ActionResult, Detection, Event, Intent, Transcript
 from edge.runtime.assembly import Runtime, build_runtime
+from edge.speech.asr import find_vosk_model
 from edge.speech.audio import SAMPLE_RATE_HZ
 
 REPO = Path(__file__).resolve().parent.parent
@@ -203,10 +204,14 @@ def wake_setups(config: Config, phrase: str, quick: bool) -> list[tuple[str, Con
         setups.append(("micro", with_wake(config, "micro", phrase)))
     if quick and setups:
         return setups
-    if phrase in MICRO_PHRASES and not any(label.endswith("micro") for label, _ in setups):
+    engines = [label.rsplit(":", 1)[-1] for label, _ in setups]
+    if phrase in MICRO_PHRASES and "micro" not in engines:
         setups.append(("micro", with_wake(config, "micro", phrase)))
-    if phrase in POCKETSPHINX_PHRASES:
+    if phrase in POCKETSPHINX_PHRASES and "pocketsphinx" not in engines:
         setups.append(("pocketsphinx", with_wake(config, "pocketsphinx", phrase)))
+    # Vosk spots any phrase, where an English model is installed (`edge models fetch vosk-small-en`).
+    if "vosk" not in engines and find_vosk_model(config.wake.vosk_model) is not None:
+        setups.append(("vosk", with_wake(config, "vosk", phrase)))
     return setups[:1] if quick else setups
 
 
