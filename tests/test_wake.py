@@ -219,3 +219,9 @@ def test_a_list_of_phrases_is_for_micro_only() -> None:
     )
     with pytest.raises(ConfigError, match=r"wake\.phrase: pocketsphinx listens for one phrase"):
         wake_from_config(config, source="edge.yaml")
+
+
+def test_pocketsphinx_exposes_a_score_and_threshold_on_one_scale(sphinx: PocketSphinxWakeDetector) -> None:
+    clip = next(c for c in WAKE_CLIPS if c["voice"] == "flite_kal16")
+    assert first_detection(sphinx, clip) is not None
+    assert sphinx.last_score > sphinx.threshold

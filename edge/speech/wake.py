@@ -38,6 +38,8 @@ class WakeDetector(Protocol):
     """Streaming wake phrase detector."""
 
     name: str
+    last_score: float  # the latest score on the engine's own scale, for a live view
+    threshold: float  # the score at which it wakes, on the same scale
 
     def process(self, chunk: AudioChunk) -> Detection | None: ...
     def reset(self) -> None: ...
@@ -158,6 +160,8 @@ class VoskWakeDetector:
         self.name = phrase.replace(" ", "_")
         self.phrase = phrase
         self.min_confidence = 1.0 - 0.6 * sensitivity
+        self.threshold = self.min_confidence
+        self.last_score = 0.0
         self._model = load_vosk_model(model_dir)
         self._recognizer: Any = None
         self._stable_chunks = 0
@@ -180,6 +184,7 @@ class VoskWakeDetector:
         if spotted is None:
             return None
         score = min(float(w.get("conf", 0.0)) for w in spotted)
+        self.last_score = score
         if score < self.min_confidence:
             log.debug(
                 "wake: vosk heard %r with confidence %.2f, below %.2f",
@@ -224,6 +229,7 @@ class PocketSphinxWakeDetector:
         self.name = phrase.replace(" ", "_")
         self.phrase = phrase
         self.threshold = 10.0 ** (-10.0 - 40.0 * sensitivity)
+        self.last_score = 0.0  # PocketSphinx reports only spotted phrases: 1.0 at a detection, else 0.0
         probe = pocketsphinx_decoder()
         missing = [word for word in phrase.split() if probe.lookup_word(word) is None]
         if missing:
@@ -242,6 +248,7 @@ class PocketSphinxWakeDetector:
         if hypothesis is None:
             return None
         score = math.exp(max(hypothesis.prob, -700)) if hypothesis.prob else 1.0
+        self.last_score = 1.0
         self.reset()
         return Detection(chunk.timestamp_ms + round(chunk.duration_ms), self.name, score)
 
