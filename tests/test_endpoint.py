@@ -7,11 +7,13 @@ noise bed, never digital silence; the energy detector's tests use a synthetic bu
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from edge.config import EndpointConfig
 from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk, chunk_samples, read_wav
 from edge.speech.endpoint import LEAD_IN_MS, Endpointer, level_db
 from edge.speech.vad import EnergyVad
+from edge.speech.wake import MicroWakeDetector
 
 from .support import REPO
 
@@ -144,3 +146,39 @@ def test_energy_fallback_with_a_fixed_threshold_hears_nothing_below_it() -> None
     endpointer = energy_endpointer(silence_ms=600, energy_threshold_db=-10.0, no_speech_timeout_ms=2000)
     reason, at_ms, _ = after_wake(endpointer, [], speechlike(1.0, -20), noise(5.0))
     assert (reason, at_ms) == ("no_speech", 2000)
+
+
+EVAL_CLIP = (
+    REPO.parent
+    / "shared"
+    / "eval"
+    / "audio"
+    / "rhasspy-test__wake_en__precise_turn_on_the_living_room_lamp.wav"
+)
+
+
+@pytest.mark.skipif(
+    not EVAL_CLIP.is_file(), reason="../shared/eval (real recordings) is absent outside this workplace"
+)
+def test_a_real_wake_pause_and_command_give_the_recognizer_only_the_command() -> None:
+    """Issue 9's clip: "hey mycroft" ends ~1.35 s, wake fires at 1.26 s, the command runs from 2.0 to ~3.15 s."""
+    wake = MicroWakeDetector("hey mycroft")
+    endpointer = Endpointer(EndpointConfig(silence_ms=600))
+    audio = np.concatenate([read_wav(EVAL_CLIP), np.zeros(SAMPLE_RATE_HZ, dtype=np.int16)])
+    history: list[AudioChunk] = []
+    pieces = iter(chunk_samples(audio, CHUNK_MS))
+    for chunk in pieces:
+        history = [*history[-23:], chunk]
+        if wake.process(chunk) is not None:
+            break
+    wake.close()
+    endpointer.begin(history)
+    released: list[AudioChunk] = []
+    for chunk in pieces:
+        reason = endpointer.process(chunk)
+        released += endpointer.release()
+        if reason:
+            break
+    assert reason == "silence"
+    assert 1500 <= released[0].timestamp_ms <= 2000  # after the wake phrase's tail, just before the command
+    assert 3600 <= chunk.timestamp_ms <= 4000  # 600 ms after the command's last word
