@@ -21,6 +21,7 @@ def evaluate(wake_engine: str, asr_engine: str, asr_mode: str, clips: list[Clip]
     runtime = build_runtime(config, mock_gpio=True, sounds=False)
     by_voice: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     by_snr: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    by_pause: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     wakes = [0, 0]
     false_wakes = [0, 0]
     right_total = [0, 0]
@@ -40,7 +41,8 @@ def evaluate(wake_engine: str, asr_engine: str, asr_mode: str, clips: list[Clip]
                 false_wakes[1] += 1
             right_total[0] += right
             right_total[1] += 1
-            for table, key in ((by_voice, clip.voice or "noise"), (by_snr, clip.condition)):
+            tables = ((by_voice, clip.voice or "noise"), (by_snr, clip.condition), (by_pause, clip.pause))
+            for table, key in tables:
                 table[key][0] += right
                 table[key][1] += 1
             if not right:
@@ -58,6 +60,7 @@ def evaluate(wake_engine: str, asr_engine: str, asr_mode: str, clips: list[Clip]
         "false_wake_rate_on_negative_clips": _rate(*false_wakes),
         "by_voice": {key: _rate(*value) for key, value in sorted(by_voice.items())},
         "by_snr": {key: _rate(*value) for key, value in sorted(by_snr.items())},
+        "by_pause": {key: _rate(*value) for key, value in sorted(by_pause.items())},
         "cpu_seconds": round(time.process_time() - started, 2),
         "failures": failures,
     }

@@ -30,6 +30,9 @@ READY_TIMEOUT_S = 120
 def _config_file(directory: Path, wake_engine: str, asr_engine: str) -> Path:
     data = yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
     data["wake"]["engine"] = wake_engine
+    phrase = data["wake"]["phrase"]
+    if wake_engine != "micro" and isinstance(phrase, list):
+        data["wake"]["phrase"] = phrase[0]  # only micro listens for several phrases at once
     data["asr"]["engine"] = asr_engine
     data["feedback"]["sounds"] = False
     path = directory / f"{wake_engine}-{asr_engine}.yaml"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,16 @@ class Clip:
     wake: bool
     intent: str | None
     devices: dict[str, Any]
+    pause_s: float | None = None  # wake phrase to command; None: one breath, or no command
+    one_breath: bool = False
+    wake_phrase: str | None = None  # the phrase said ("hey jarvis" or "alexa"); None when there is none
+
+    @property
+    def pause(self) -> str:
+        """ "one_breath", "no_command" or the pause in seconds, for per-pause tables."""
+        if self.one_breath:
+            return "one_breath"
+        return "no_command" if self.pause_s is None else f"{self.pause_s}s"
 
     @property
     def condition(self) -> str:
@@ -42,20 +53,37 @@ class Clip:
 
 
 def load_clips() -> list[Clip]:
-    """Every fixture listed in the manifest."""
+    """Every fixture listed in the manifest, each checked to be 16 kHz mono 16-bit PCM before use."""
     manifest = yaml.safe_load((FIXTURES / "manifest.yaml").read_text(encoding="utf-8"))
-    return [
-        Clip(
-            FIXTURES / entry["file"],
-            entry.get("voice"),
-            entry.get("snr_db"),
-            entry.get("text", ""),
-            bool(entry.get("wake")),
-            entry.get("intent"),
-            entry["devices"],
+    clips = []
+    for entry in manifest["clips"]:
+        path = FIXTURES / entry["file"]
+        check_format(path)
+        clips.append(
+            Clip(
+                path,
+                entry.get("voice"),
+                entry.get("snr_db"),
+                entry.get("text", ""),
+                bool(entry.get("wake")),
+                entry.get("intent"),
+                entry["devices"],
+                entry.get("pause_s"),
+                bool(entry.get("one_breath")),
+                entry.get("wake_phrase"),
+            )
         )
-        for entry in manifest["clips"]
-    ]
+    return clips
+
+
+def check_format(path: Path) -> None:
+    """Raise ValueError naming the file unless it is a 16 kHz mono 16-bit PCM WAV."""
+    with wave.open(str(path), "rb") as wav:
+        found = (wav.getframerate(), wav.getnchannels(), wav.getsampwidth())
+    if found != (SAMPLE_RATE_HZ, 1, 2):
+        raise ValueError(
+            f"{path}: fixture is {found[0]} Hz, {found[1]} channel(s), {8 * found[2]}-bit; want 16 kHz mono 16-bit"
+        )
 
 
 def bench_config(

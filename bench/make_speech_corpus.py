@@ -5,8 +5,8 @@ Run from the repository root (needs Debian's flite, espeak-ng and sox):
     python bench/make_speech_corpus.py
 
 Writes ``bench/audio/speech_NN.wav`` (16 kHz mono 16-bit). The sentences are our own: household chatter,
-radio-like talk, and near misses of the wake phrase ("hey travis", "jars"), none of them the wake phrase
-itself. ``bench/negative_stream.py`` loops them with noise and gain changes into an hour-long stream.
+radio-like talk, and near misses of the wake phrases ("hey travis", "jars"; "alex", "a lexus"), none of them
+a wake phrase itself. ``bench/negative_stream.py`` loops them with noise and gain changes into an hour-long stream.
 """
 
 from __future__ import annotations
@@ -48,6 +48,13 @@ SENTENCES = (
     "the bakery on the corner sells wonderful bread",
     "okay let's start the lesson with a short quiz",
     "I'd like a cup of coffee with a little milk",
+    # Near misses of "alexa", the shipped second wake phrase.
+    "my friend alex said the shop is closed on sunday",
+    "she drives a lexus to work every morning",
+    "the election results came in very late last night",
+    "alexander the great was a king of macedon",
+    "a lexicon is a kind of dictionary",
+    "the electric kettle is on the kitchen counter",
 )
 
 VOICES = (
@@ -69,7 +76,9 @@ def synthesize(engine: str, voice: str, text: str, out: Path) -> None:
         else:
             subprocess.run(["espeak-ng", "-v", voice, "-s", "160", "-w", str(raw), text], check=True)
         subprocess.run(
-            ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out), "norm", "-3"], check=True
+            # -D: no dither, so the clips come out bit-identical on every run.
+            ["sox", "-D", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out), "norm", "-3"],
+            check=True,
         )
 
 

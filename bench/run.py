@@ -21,7 +21,7 @@ from typing import Any
 
 from edge.config import DEFAULT_VOSK_MODEL_DIRS
 
-SECTIONS = ("intent", "wake", "accuracy", "latency", "daemon")
+SECTIONS = ("intent", "wake", "accuracy", "latency", "daemon", "real_speech")
 
 
 def english_vosk_model() -> Path | None:
@@ -52,7 +52,7 @@ def machine() -> dict[str, Any]:
 
 
 def _sections(quick: bool, vosk: Path | None) -> dict[str, Callable[[], dict[str, Any]]]:
-    from bench import accuracy, daemon_probe, intent_bench, latency, wake_cost
+    from bench import accuracy, daemon_probe, intent_bench, latency, real_speech, wake_cost
 
     return {
         "intent": lambda: intent_bench.run(quick),
@@ -60,6 +60,7 @@ def _sections(quick: bool, vosk: Path | None) -> dict[str, Callable[[], dict[str
         "accuracy": lambda: accuracy.run(quick, vosk is not None),
         "latency": lambda: latency.run(quick),
         "daemon": lambda: daemon_probe.run(quick, vosk is not None),
+        "real_speech": lambda: real_speech.run(quick),
     }
 
 
@@ -92,7 +93,7 @@ def table(results: dict[str, Any]) -> str:
         )
     for engine in results.get("wake", {}).get("engines", []):
         lines.append(
-            f"wake {engine['engine']:<13} cpu/s audio {engine['cpu_seconds_per_audio_second']:.4f}  "
+            f"wake {engine['engine']:<13} {engine.get('phrase', ''):<20} cpu/s audio {engine['cpu_seconds_per_audio_second']:.4f}  "
             f"false wakes/h {engine['false_wakes_per_hour']:<6} detection {engine['detection_rate']}"
         )
     for config in results.get("accuracy", {}).get("configurations", []):
@@ -109,6 +110,16 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"daemon wake={config['wake_engine']} asr={config['asr_engine']}: cold start "
             f"{config['cold_start_seconds']} s, peak RSS {config['peak_rss_mb']} MB"
+        )
+    real = results.get("real_speech", {})
+    if "skipped" in real:
+        lines.append(f"real speech: {real['skipped']}")
+    for engine, rows in real.get("protocol_by_wake_engine", {}).items():
+        by_pause = {pause: row["right_rate"] for pause, row in rows["protocol_by_pause_s"].items()}
+        lines.append(
+            f"real speech {engine}: right {rows['protocol']['right_rate']} no action "
+            f"{rows['protocol']['no_action_rate']} wrong {rows['protocol']['wrong_rate']} by pause {by_pause}; "
+            f"negatives switched {rows['negatives']['switched_something']}/{rows['negatives']['n']}"
         )
     return "\n".join(lines)
 

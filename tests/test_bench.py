@@ -91,3 +91,18 @@ def test_cold_start_and_memory_per_configuration(results: dict[str, Any]) -> Non
         assert configuration["exit_code"] == 0, configuration["stderr_tail"]
         assert 0 < configuration["cold_start_seconds"] < 120
         assert 20 < configuration["peak_rss_mb"] < 4000
+
+
+def test_real_speech_rows_or_a_clear_skip(results: dict[str, Any]) -> None:
+    real = results["real_speech"]
+    if "skipped" in real:
+        assert "../shared/eval" in real["skipped"] or "eval" in real["skipped"]
+        return
+    for engine in real["protocol_by_wake_engine"].values():
+        protocol = engine["protocol"]
+        assert (
+            protocol["n"] > 0
+            and protocol["right"] + protocol["no_action"] + protocol["wrong"] == protocol["n"]
+        )
+        assert all(_fraction(protocol[f"{key}_rate"]) for key in ("right", "no_action", "wrong"))
+        assert engine["protocol_by_pause_s"] and engine["negatives"]["n"] > 0

@@ -14,7 +14,7 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,9 @@ class MarkerRecognizer:
         if marker_of(audio) in WORDS:
             self.words.append(WORDS[marker_of(audio)])
 
+    def partial(self) -> str:
+        return " ".join(self.words)
+
     def finish(self) -> str:
         return " ".join(self.words)
 
@@ -93,16 +96,34 @@ class MarkerRecognizer:
 class MarkerEndpointer:
     """The command ends after two silent chunks following speech; no speech for four chunks times out."""
 
-    def __init__(self) -> None:
+    def __init__(self, silent_chunks: int = 2) -> None:
+        self.silent_chunks = silent_chunks
         self.reset()
+
+    def begin(self, history: Sequence[AudioChunk]) -> None:
+        """The wake chunk carries no command word: the window starts empty."""
+        self.reset()
+
+    def release(self) -> list[AudioChunk]:
+        ready, self._ready = self._ready, []
+        return ready
+
+    @property
+    def started(self) -> bool:
+        return self._speech
+
+    @property
+    def in_speech(self) -> bool:
+        return self._silent == 0 and self._speech
 
     def process(self, audio: AudioChunk) -> str | None:
         self._chunks += 1
+        self._ready.append(audio)
         if marker_of(audio) in WORDS:
             self._speech, self._silent = True, 0
             return None
         self._silent += 1
-        if self._speech and self._silent >= 2:
+        if self._speech and self._silent >= self.silent_chunks:
             return "silence"
         return "no_speech" if not self._speech and self._chunks >= 4 else None
 
@@ -111,6 +132,7 @@ class MarkerEndpointer:
 
     def reset(self) -> None:
         self._chunks, self._silent, self._speech = 0, 0, False
+        self._ready: list[AudioChunk] = []
 
     @property
     def trailing_silence_ms(self) -> int:
@@ -460,3 +482,78 @@ def test_a_full_inbox_refuses_requests_instead_of_blocking(shipped_config, pin_f
     daemon = Daemon(lambda: ScriptSource([]), marker_pipeline(bank), bank)
     accepted = [daemon.submit(list) for _ in range(INBOX_SIZE + 3)]
     assert accepted == [True] * INBOX_SIZE + [False] * 3
+
+
+def early_end_pipeline(bank: DeviceBank) -> Pipeline:
+    """The marker stages with a five-chunk silence, and a short one (two chunks) for a whole command."""
+    endpointer: Any = MarkerEndpointer(silent_chunks=5)
+    return Pipeline(
+        MarkerWake(),
+        MarkerRecognizer(),
+        endpointer,
+        SwitchHandler(bank),
+        refractory_ms=0,
+        complete_after=lambda text: (
+            2 * CHUNK_MS if text in ("kitchen_light on", "kitchen_light off") else None
+        ),
+    )
+
+
+def feed_markers(pipeline: Pipeline, markers: list[int]) -> list[Event]:
+    return [event for index, marker in enumerate(markers) for event in pipeline.feed(chunk(marker, index))]
+
+
+def test_a_whole_command_ends_after_the_short_silence(shipped_config, pin_factory) -> None:
+    bank = DeviceBank.from_config(shipped_config, pin_factory)
+    markers = [WAKE, MARKERS["kitchen_light"], MARKERS["on"], *[SILENCE] * 6]
+    events = feed_markers(early_end_pipeline(bank), markers)
+    transcript = next(event for event in events if isinstance(event, Transcript))
+    assert (transcript.text, transcript.endpoint) == ("kitchen_light on", "complete")
+    # Ended on the second silent chunk (index 4), not the fifth: the words held for half the short silence.
+    assert transcript.timestamp_ms == 5 * CHUNK_MS
+    assert bank["kitchen_light"].is_on
+    bank.close()
+
+
+def test_a_pause_inside_an_unfinished_command_waits_the_full_silence(shipped_config, pin_factory) -> None:
+    bank = DeviceBank.from_config(shipped_config, pin_factory)
+    # "kitchen light ... on": three silent chunks after an incomplete command do not end it.
+    markers = [WAKE, MARKERS["kitchen_light"], *[SILENCE] * 3, MARKERS["on"], *[SILENCE] * 6]
+    events = feed_markers(early_end_pipeline(bank), markers)
+    transcripts = [event for event in events if isinstance(event, Transcript)]
+    assert [(t.text, t.endpoint) for t in transcripts] == [("kitchen_light on", "complete")]
+    assert bank["kitchen_light"].is_on
+    bank.close()
+
+
+def test_without_a_completeness_check_the_full_silence_ends_the_command(shipped_config, pin_factory) -> None:
+    bank = DeviceBank.from_config(shipped_config, pin_factory)
+    pipeline = early_end_pipeline(bank)
+    pipeline.complete_after = None
+    events = feed_markers(pipeline, [WAKE, MARKERS["kitchen_light"], MARKERS["on"], *[SILENCE] * 6])
+    transcript = next(event for event in events if isinstance(event, Transcript))
+    assert transcript.endpoint == "silence" and transcript.timestamp_ms == 8 * CHUNK_MS
+    bank.close()
+
+
+def test_the_shipped_completeness_rule_waits_longer_for_a_command_without_a_device(
+    shipped_config, pin_factory
+) -> None:
+    from edge.runtime.assembly import build_runtime
+
+    runtime = build_runtime(shipped_config, pin_factory=pin_factory)
+    try:
+        complete_after = runtime.pipeline.complete_after
+        assert complete_after is not None
+        short = shipped_config.endpoint.complete_silence_ms
+        assert complete_after("turn on the kitchen light") == short
+        assert complete_after("turn on the light") == 2 * short  # "... in the bedroom" may follow
+        assert complete_after("set the kitchen light to") is None  # a level must follow
+        assert complete_after("set the kitchen light") is None
+        assert complete_after("turn the kitchen light") is None  # the classifier guesses light_off here
+        assert complete_after("turn the kitchen light off") == short
+        assert complete_after("set the fan to medium") == short
+        assert complete_after("what a lovely day it is outside") is None
+        assert complete_after("") is None
+    finally:
+        runtime.close()

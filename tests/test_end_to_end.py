@@ -1,14 +1,14 @@
-"""Every spoken fixture through the real engines (micro wake word, PocketSphinx), asserting the GPIO pins.
+"""Every spoken fixture through the shipped pipeline (micro wake word, VAD endpointing, the shipped recognizer),
+asserting the GPIO pins.
 
 The pins are read back from gpiozero's own ``MockFactory``: a PWM pin's state is its duty cycle, a relay
-pin's state is 0 or 1. The known misses of PocketSphinx on synthetic voices in heavy noise are not hidden:
-the command clips are held together to the accuracy floor below, and every clip that must
-not act (other speech, noise, the wake phrase alone, a command without it) is checked one by one.
+pin's state is 0 or 1. The known misses on synthetic voices in heavy noise are not hidden: the command clips
+are held together to the accuracy floor below, and every clip that must not act (other speech with and
+without the wake phrase, noise, the wake phrase alone, a command without it) is checked one by one.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import subprocess
 from collections.abc import Iterator
@@ -31,16 +31,17 @@ FIXTURES = REPO / "tests" / "fixtures"
 MANIFEST = yaml.safe_load((FIXTURES / "manifest.yaml").read_text(encoding="utf-8"))["clips"]
 POSITIVES = [clip for clip in MANIFEST if clip["intent"] is not None]
 NEGATIVES = [clip for clip in MANIFEST if clip["intent"] is None]
-# The share of command clips that must end with exactly the expected pins. PocketSphinx on synthetic voices
-# gets 34 of 48 right here (the README quotes the per-voice and per-SNR figures from `python -m bench`);
-# this floor catches a regression without pretending the recognizer is better than it is.
-MIN_COMMAND_ACCURACY = 0.65
+# The share of command clips that must end with exactly the expected pins. On the room-like fixtures (noise bed,
+# pauses, +-12 dB, reverb, fifteen voices) the shipped config (Whisper tiny.en) got 27 of 42 (worktree at 01:45;
+# PocketSphinx grammar 20 of 42). Whisper misses the most robotic voices; this floor catches a regression without
+# pretending the pipeline is better than it is. Accuracy on real people is tests/test_real_speech.py's.
+MIN_COMMAND_ACCURACY = 0.6
 
 
 def _config() -> Config:
-    config = load_config(SHIPPED_CONFIG, board_override="sim")
-    # Pin the engines so a developer's installed English Vosk model does not change what CI checks.
-    return dataclasses.replace(config, asr=dataclasses.replace(config.asr, engine="pocketsphinx"))
+    # The shipped config as is: asr.engine auto resolves to Whisper, which installs with edge, so a developer's
+    # English Vosk model does not change what CI checks.
+    return load_config(SHIPPED_CONFIG, board_override="sim")
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
@@ -29,7 +30,8 @@ def load_manifest() -> list[dict[str, Any]]:
 
 
 CLIPS = load_manifest()
-WAKE_CLIPS = [c for c in CLIPS if c["wake"]]
+# The "alexa" fixtures are for the shipped two-phrase config (tests/test_end_to_end.py), not these detectors.
+WAKE_CLIPS = [c for c in CLIPS if c["wake"] and c.get("wake_phrase", "hey jarvis") == "hey jarvis"]
 NO_WAKE_CLIPS = [c for c in CLIPS if not c["wake"]]
 
 
@@ -61,15 +63,16 @@ def sphinx() -> PocketSphinxWakeDetector:
 
 
 def test_fixture_set_is_balanced() -> None:
-    assert len(WAKE_CLIPS) >= 45 and len(NO_WAKE_CLIPS) >= 8
+    assert len(WAKE_CLIPS) >= 40 and len(NO_WAKE_CLIPS) >= 8
     assert any(c["one_breath"] for c in WAKE_CLIPS if "one_breath" in c)
 
 
 def test_micro_wakes_on_hey_jarvis(micro: MicroWakeDetector) -> None:
     hits = set(detected(micro, WAKE_CLIPS))
-    # Measured at sensitivity 0.5: 46 of 51, including every flite kal16 and rms clip.
-    assert len(hits) >= 42, f"only {len(hits)} of {len(WAKE_CLIPS)}"
-    for voice in ("flite_kal16", "flite_rms"):
+    # Measured at sensitivity 0.5 on the room-like fixtures: 37 of 41, including every flite kal16 clip (the
+    # misses: fast one-breath espeak-ng clips, a -12 dB clip, a one-breath clip at 10 dB SNR).
+    assert len(hits) >= 36, f"only {len(hits)} of {len(WAKE_CLIPS)}"
+    for voice in ("flite_kal16",):
         missed = [c["file"] for c in WAKE_CLIPS if c["voice"] == voice and c["file"] not in hits]
         assert not missed, missed
 
@@ -103,8 +106,8 @@ def test_micro_rejects_a_phrase_it_has_no_model_for() -> None:
 
 def test_pocketsphinx_spots_the_phrase(sphinx: PocketSphinxWakeDetector) -> None:
     hits = set(detected(sphinx, WAKE_CLIPS))
-    # Measured at sensitivity 0.5: 29 of 51 (none of the espeak-ng female voices).
-    assert len(hits) >= 25, f"only {len(hits)} of {len(WAKE_CLIPS)}"
+    # Measured at sensitivity 0.5 on the room-like fixtures: 17 of 41.
+    assert len(hits) >= 16, f"only {len(hits)} of {len(WAKE_CLIPS)}"
     assert {c["file"] for c in WAKE_CLIPS if c["voice"] == "flite_kal16"} <= hits
 
 
@@ -119,10 +122,10 @@ def test_pocketsphinx_rejects_words_outside_its_dictionary() -> None:
 
 def test_wake_from_config_picks_the_engine() -> None:
     config = WakeConfig(
-        engine="micro", phrase="hey jarvis", sensitivity=0.5, refractory_ms=2000, vosk_model=None
+        engine="micro", phrases=("hey jarvis",), sensitivity=0.5, refractory_ms=2000, vosk_model=None
     )
     micro = wake_from_config(config)
-    sphinx = wake_from_config(replace(config, engine="pocketsphinx", phrase="hello computer"))
+    sphinx = wake_from_config(replace(config, engine="pocketsphinx", phrases=("hello computer",)))
     assert isinstance(micro, MicroWakeDetector) and isinstance(sphinx, PocketSphinxWakeDetector)
     assert sphinx.name == "hello_computer"
     micro.close()
@@ -131,7 +134,94 @@ def test_wake_from_config_picks_the_engine() -> None:
 
 def test_vosk_wake_without_a_model_is_a_config_error(tmp_path: Path) -> None:
     config = WakeConfig(
-        engine="vosk", phrase="hey jarvis", sensitivity=0.5, refractory_ms=0, vosk_model=tmp_path
+        engine="vosk", phrases=("hey jarvis",), sensitivity=0.5, refractory_ms=0, vosk_model=tmp_path
     )
     with pytest.raises(ConfigError, match="edge models fetch vosk-small-en"):
         wake_from_config(config)
+
+
+EVAL_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "eval" / "audio"
+needs_eval = pytest.mark.skipif(
+    not EVAL_AUDIO.is_dir(), reason="../shared/eval/audio (real recordings) is absent outside this workplace"
+)
+
+
+@pytest.fixture(scope="module")
+def jarvis_and_alexa() -> MicroWakeDetector:
+    detector = MicroWakeDetector(["hey jarvis", "alexa"], 0.5)
+    yield detector
+    detector.close()
+
+
+def test_two_phrases_wake_on_the_same_hey_jarvis_clips_as_one(
+    micro: MicroWakeDetector, jarvis_and_alexa: MicroWakeDetector
+) -> None:
+    assert set(detected(jarvis_and_alexa, WAKE_CLIPS)) == set(detected(micro, WAKE_CLIPS))
+    assert detected(jarvis_and_alexa, NO_WAKE_CLIPS) == []
+    detection = first_detection(jarvis_and_alexa, WAKE_CLIPS[0])
+    assert detection is not None and detection.name == "hey_jarvis"
+
+
+@needs_eval
+def test_two_phrases_wake_on_real_people_saying_alexa(jarvis_and_alexa: MicroWakeDetector) -> None:
+    clips = sorted(EVAL_AUDIO.glob("wake-word-benchmark__alexa__*.wav"))
+    names = []
+    for path in clips:
+        jarvis_and_alexa.reset()
+        padded = np.concatenate([read_wav(path), np.zeros(16000, dtype=np.int16)])
+        hits = [d for d in map(jarvis_and_alexa.process, chunk_samples(padded, 20)) if d is not None]
+        names += [hits[0].name] if hits else []
+    # Measured: 39 of the 40 crowd-sourced recordings, every one named "alexa".
+    assert len(names) >= 36 and set(names) == {"alexa"}
+
+
+def test_the_latest_score_and_its_threshold_are_exposed(jarvis_and_alexa: MicroWakeDetector) -> None:
+    jarvis_and_alexa.reset()
+    scores = []
+    for chunk in chunk_samples(read_wav(FIXTURES / WAKE_CLIPS[0]["file"]), 20):
+        if jarvis_and_alexa.process(chunk) is not None:
+            break
+        scores.append(jarvis_and_alexa.last_score)
+    assert jarvis_and_alexa.last_score > jarvis_and_alexa.threshold == pytest.approx(0.97)
+    assert max(scores) <= jarvis_and_alexa.threshold
+    jarvis_and_alexa.reset()
+    assert jarvis_and_alexa.last_score == 0.0
+
+
+def test_shared_features_give_the_librarys_own_probabilities() -> None:
+    from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures, Model
+
+    from edge.speech.wake_models import SharedFeatureModels
+
+    library = [MicroWakeWord.from_builtin(Model[name]) for name in ("HEY_JARVIS", "ALEXA")]
+    shared = SharedFeatureModels(
+        [MicroWakeWord.from_builtin(Model[name]) for name in ("HEY_JARVIS", "ALEXA")]
+    )
+    features = MicroWakeWordFeatures()
+    steps = 0
+    for chunk in chunk_samples(read_wav(FIXTURES / WAKE_CLIPS[0]["file"]), 20):
+        for window in features.process_streaming(chunk.pcm):
+            ours = shared.process(window)
+            theirs = [model.process_streaming_prob(window) for model in library]
+            if ours is not None:
+                steps += 1
+                assert ours == pytest.approx(theirs, abs=1e-6)
+    assert steps > 50
+
+
+def test_a_list_of_phrases_is_for_micro_only() -> None:
+    config = WakeConfig(
+        engine="pocketsphinx",
+        phrases=("hey jarvis", "alexa"),
+        sensitivity=0.5,
+        refractory_ms=0,
+        vosk_model=None,
+    )
+    with pytest.raises(ConfigError, match=r"wake\.phrase: pocketsphinx listens for one phrase"):
+        wake_from_config(config, source="edge.yaml")
+
+
+def test_pocketsphinx_exposes_a_score_and_threshold_on_one_scale(sphinx: PocketSphinxWakeDetector) -> None:
+    clip = next(c for c in WAKE_CLIPS if c["voice"] == "flite_kal16")
+    assert first_detection(sphinx, clip) is not None
+    assert sphinx.last_score > sphinx.threshold

@@ -106,4 +106,9 @@ def test_the_page_setup_puts_each_device_at_its_pin(runtime: Runtime) -> None:
     assert len(setup["header"]["pins"]) == 40
     assert pins["GPIO12"]["used_by"] == "kitchen_light" and pins["GPIO12"]["pwm"]
     assert pins["GPIO23"]["number"] == 16
-    assert [d["name"] for d in setup["devices"]] == ["kitchen_light", "bedroom_light", "ceiling_fan"]
+    assert [d["name"] for d in setup["devices"]] == [
+        "kitchen_light",
+        "bedroom_light",
+        "living_room_light",
+        "ceiling_fan",
+    ]

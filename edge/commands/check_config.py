@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if config.feedback.status_led:
         print(f"  status LED: {config.feedback.status_led}")
-    print(f"  wake:    {config.wake.engine} {config.wake.phrase!r} sensitivity={config.wake.sensitivity}")
+    phrases = " | ".join(map(repr, config.wake.phrases))
+    print(f"  wake:    {config.wake.engine} {phrases} sensitivity={config.wake.sensitivity}")
     print(f"  asr:     {config.asr.engine} ({config.asr.mode})")
     for line in model_summary:
         print(f"  {line}")

@@ -2,6 +2,9 @@
 
 LISTENING --wake--> COMMAND --endpoint--> (understand, act) --> LISTENING
 
+In COMMAND the endpointer decides which audio is the command (never the wake phrase's own tail) and when it
+is over; with a ``complete_after`` check the command also ends after a short silence once the recognizer's
+current words are a whole command, and waits the full ``silence_ms`` while they are not ("set the fan to ...").
 ``Pipeline.feed(chunk)`` returns the events that chunk caused. It is deterministic given its input, so tests
 feed WAV chunks and assert events with no sleeps or threads. Latencies are wall-clock time spent in each
 stage; timestamps are audio time since the stream began.
@@ -18,10 +21,13 @@ from typing import Protocol
 
 from edge.events import Detection, Event, StageError, Timeout, Transcript
 from edge.speech.audio import AudioChunk
-from edge.speech.endpoint import Endpointer
 from edge.speech.wake import WakeDetector
 
 log = logging.getLogger(__name__)
+
+# Audio kept while listening and handed to the endpointer when the wake fires: enough for its voice activity
+# detector to know whether someone is still speaking at the wake decision.
+HISTORY_MS = 480
 
 
 class Recognizer(Protocol):
@@ -33,6 +39,28 @@ class Recognizer(Protocol):
     def process(self, chunk: AudioChunk) -> None: ...
     def finish(self) -> str: ...
     def reset(self) -> None: ...
+
+
+class CommandEndpointer(Protocol):
+    """Finds the command's audio after the wake and says when it is over (see edge.speech.endpoint)."""
+
+    @property
+    def started(self) -> bool: ...
+    @property
+    def in_speech(self) -> bool: ...
+    @property
+    def trailing_silence_ms(self) -> int: ...
+    def begin(self, history: Sequence[AudioChunk]) -> None: ...
+    def process(self, chunk: AudioChunk) -> str | None: ...
+    def release(self) -> list[AudioChunk]: ...
+    def observe(self, chunk: AudioChunk) -> None: ...
+    def reset(self) -> None: ...
+
+
+class Cleaner(Protocol):
+    """Audio clean-up in front of the stages (noise suppression)."""
+
+    def process(self, chunk: AudioChunk) -> AudioChunk: ...
 
 
 class CommandHandler(Protocol):
@@ -55,11 +83,13 @@ class Pipeline:
         self,
         wake: WakeDetector,
         recognizer: Recognizer,
-        endpointer: Endpointer,
+        endpointer: CommandEndpointer,
         handler: CommandHandler,
         *,
         refractory_ms: int = 2000,
-        preroll_ms: int = 0,
+        complete_after: Callable[[str], int | None] | None = None,
+        cleaner: Cleaner | None = None,
+        clean_wake: bool = False,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.wake = wake
@@ -67,16 +97,22 @@ class Pipeline:
         self.endpointer = endpointer
         self.handler = handler
         self.refractory_ms = refractory_ms
-        self.preroll_ms = preroll_ms
+        # The silence (ms) after which these words end the command; None while they are not a whole command.
+        self.complete_after = complete_after
+        self.cleaner = cleaner
+        self.clean_wake = clean_wake
         self._clock = clock
         self.state = State.LISTENING
         self._refractory_until_ms = -1
-        # Audio heard just before the wake fired: a command said in one breath may start before the
-        # detector has finished deciding, so the recognizer gets this much back-history.
+        self._candidate: tuple[str, int] | None = None  # complete words seen in this pause, and since when
+        # Audio heard just before the wake fired: the endpointer judges from it whether the command began
+        # in the same breath, and then hands the end of it (the pre-roll) to the recognizer.
         self._recent: deque[AudioChunk] = deque()
 
     def feed(self, chunk: AudioChunk) -> list[Event]:
         """Advance by one chunk and return the events it caused."""
+        if self.cleaner is not None and (self.clean_wake or self.state is State.COMMAND):
+            chunk = self.cleaner.process(chunk)
         if self.state is State.LISTENING:
             return self._listen(chunk)
         return self._command(chunk)
@@ -84,6 +120,7 @@ class Pipeline:
     def reset(self) -> None:
         """Forget any utterance in progress and go back to listening."""
         self.state = State.LISTENING
+        self._candidate = None
         self._recent.clear()
         self.wake.reset()
         self.recognizer.reset()
@@ -109,17 +146,18 @@ class Pipeline:
         detection = Detection(end_ms, detection.name, detection.score, (self._clock() - started) * 1000)
         log.info("wake: %s score=%.2f", detection.name, detection.score)
         self.state = State.COMMAND
-        self.endpointer.reset()
         self.recognizer.start()
-        events: list[Event] = [detection]
-        for earlier in self._preroll():
-            events += self._command(earlier)
-        return events
+        self.endpointer.begin(list(self._recent))
+        self._recent.clear()
+        return [detection]
 
     def _command(self, chunk: AudioChunk) -> list[Event]:
         try:
-            self.recognizer.process(chunk)
             endpoint = self.endpointer.process(chunk)
+            for ready in self.endpointer.release():
+                self.recognizer.process(ready)
+            if endpoint is None and self._words_complete():
+                endpoint = "complete"
         except Exception as err:
             log.exception("asr: failed on chunk at %d ms", chunk.timestamp_ms)
             self._back_to_listening(chunk)
@@ -132,6 +170,31 @@ class Pipeline:
             self._back_to_listening(chunk)
             return [Timeout(end_ms, "no speech after the wake word")]
         return self._finish_command(chunk, endpoint, end_ms)
+
+    def _words_complete(self) -> bool:
+        """In a pause, whether the recognizer's words are a whole command that held for half its short silence.
+
+        A decoder may still revise its best path as silence comes in ("turn on the kitchen light" becoming
+        "... light off"): the same complete words must be seen over half the short silence as well.
+        """
+        endpointer = self.endpointer
+        if self.complete_after is None or not endpointer.started or endpointer.in_speech:
+            self._candidate = None
+            return False
+        silence_ms = endpointer.trailing_silence_ms
+        partial = getattr(self.recognizer, "partial", None)
+        # Asked from the pause's first chunk on: a recognizer that decodes on demand (Whisper) then spends
+        # its decode while the short silence is still being heard, not after it.
+        if partial is None or silence_ms <= 0:
+            return False
+        text = partial()
+        needed_ms = self.complete_after(text)
+        if needed_ms is None:
+            self._candidate = None
+            return False
+        if self._candidate is None or self._candidate[0] != text:
+            self._candidate = (text, silence_ms)
+        return silence_ms >= needed_ms and silence_ms - self._candidate[1] >= needed_ms / 2
 
     def _finish_command(self, chunk: AudioChunk, endpoint: str, end_ms: int) -> list[Event]:
         events: list[Event] = []
@@ -161,11 +224,5 @@ class Pipeline:
 
     def _remember(self, chunk: AudioChunk) -> None:
         self._recent.append(chunk)
-        while self._recent and sum(c.duration_ms for c in self._recent) > self.preroll_ms + chunk.duration_ms:
+        while len(self._recent) * chunk.duration_ms > HISTORY_MS + chunk.duration_ms:
             self._recent.popleft()
-
-    def _preroll(self) -> Sequence[AudioChunk]:
-        # The chunk that fired the wake is already in _recent; the pre-roll is what came before it, plus it.
-        chunks = list(self._recent) if self.preroll_ms else []
-        self._recent.clear()
-        return chunks

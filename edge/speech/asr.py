@@ -1,9 +1,11 @@
-"""Command recognizers: Vosk (Kaldi) and PocketSphinx, each restricted to the command vocabulary or free.
+"""Command recognizers: Whisper (free-form), Vosk (Kaldi) and PocketSphinx (vocabulary grammar or free).
 
 In grammar mode the recognizer can only answer with the configured command phrases (plus ``[unk]`` for
 Vosk), which makes a small model accurate on a Pi and keeps stray words out of the intent classifier. Free
-mode uses each engine's own language model. ``asr: auto`` picks Vosk when an English Vosk model is
-installed and PocketSphinx (whose US English model ships in its wheel) otherwise.
+mode uses each engine's own language model. ``asr: auto`` picks Whisper tiny.en (edge.speech.whisper) when
+CTranslate2 and its model are installed, else Vosk when an English Vosk model is, else PocketSphinx (whose US
+English model ships in its wheel). Whisper writes what was said, so speech that is no command stays no
+command; a grammar forces every sound onto its nearest phrase.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Protocol
 from edge.config import DEFAULT_VOSK_MODEL_DIRS, AsrConfig
 from edge.errors import BackendMissingError, ModelError
 from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk
+from edge.speech.whisper import WhisperRecognizer, find_whisper_model, whisper_available, whisper_recognizer
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +230,7 @@ class PocketSphinxRecognizer:
             self.lead_in = ""
             self._phrases = None
         self._in_utterance = False
+        self._last_phrase = ""  # the last whole grammar phrase partial() saw in this command
 
     def start(self) -> None:
         """Begin a new command."""
@@ -240,24 +244,40 @@ class PocketSphinxRecognizer:
             self.start()
         self._decoder.process_raw(chunk.pcm, False, False)
 
-    def finish(self) -> str:
-        """End the command and return its text (without any lead-in words)."""
+    def partial(self) -> str:
+        """The best path so far (lead-in words stripped); it may not yet be a whole grammar phrase."""
         if not self._in_utterance:
             return ""
-        self._decoder.end_utt()
-        self._in_utterance = False
+        words = self._words()
+        if self._phrases is not None and words in self._phrases:
+            self._last_phrase = words
+        return words
+
+    def _words(self) -> str:
         hypothesis = self._decoder.hyp()
         words = [] if hypothesis is None else _clean(hypothesis.hypstr).split()
         lead_in = self.lead_in.split()
         while words and words[0] in lead_in:
             lead_in = lead_in[lead_in.index(words[0]) + 1 :]
             words = words[1:]
-        text = " ".join(words)
-        if self._phrases is not None and text and text not in self._phrases:
-            # With no complete path through the grammar PocketSphinx returns the best partial one
-            # ("turn on the"); that is not a command the person said.
-            log.debug("asr: partial grammar match %r discarded", text)
+        return " ".join(words)
+
+    def finish(self) -> str:
+        """End the command and return its text (without any lead-in words)."""
+        if not self._in_utterance:
             return ""
+        self._decoder.end_utt()
+        self._in_utterance = False
+        text = self._words()
+        if self._phrases is not None and text not in self._phrases:
+            # With no complete path through the grammar PocketSphinx returns the best partial one
+            # ("turn on the"); that is not a command the person said. A whole phrase seen in the pause
+            # before (the pipeline's early-end check) is: end_utt's final pass can lose it to the silence.
+            log.debug(
+                "asr: partial grammar match %r discarded (phrase seen before: %r)", text, self._last_phrase
+            )
+            text = self._last_phrase
+        self._last_phrase = ""
         return text
 
     def reset(self) -> None:
@@ -265,19 +285,34 @@ class PocketSphinxRecognizer:
         if self._in_utterance:
             self._decoder.end_utt()
             self._in_utterance = False
+        self._last_phrase = ""
 
     def close(self) -> None:
         """End any utterance in progress."""
         self.reset()
 
 
+Recognizer = WhisperRecognizer | VoskRecognizer | PocketSphinxRecognizer
+
+
 def recognizer_from_config(
     config: AsrConfig, vocabulary: PhraseSource, *, wake_phrase: str = ""
-) -> tuple[VoskRecognizer | PocketSphinxRecognizer, str]:
+) -> tuple[Recognizer, str]:
     """Build the command recognizer the ``asr`` section asks for; also say why this engine.
 
     ``wake_phrase`` lets a PocketSphinx grammar absorb the end of the wake phrase that the pre-roll carries.
     """
+    if config.engine == "whisper":
+        whisper, whisper_dir = whisper_recognizer(
+            config.whisper_model, lead_in=wake_phrase, known_words=frozenset(vocabulary.words())
+        )
+        return whisper, f"whisper tiny.en (free-form): model at {whisper_dir}"
+    found = (
+        find_whisper_model(config.whisper_model) if config.engine == "auto" and whisper_available() else None
+    )
+    if found is not None:
+        whisper = WhisperRecognizer(found, lead_in=wake_phrase, known_words=frozenset(vocabulary.words()))
+        return whisper, f"whisper tiny.en (free-form): model at {found}"
     phrases = vocabulary.command_phrases() if config.mode == "grammar" else None
     mode = f"grammar of {len(phrases)} phrases" if phrases else "free-form"
     where = str(config.vosk_model) if config.vosk_model else " or ".join(map(str, DEFAULT_VOSK_MODEL_DIRS))

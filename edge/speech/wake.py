@@ -11,14 +11,18 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
+
+import numpy as np
 
 from edge.config import WakeConfig
 from edge.errors import BackendMissingError, ConfigError
 from edge.events import Detection
 from edge.speech.asr import find_vosk_model, load_vosk_model, pocketsphinx_decoder
 from edge.speech.audio import AudioChunk
+from edge.speech.wake_models import SharedFeatureModels
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,8 @@ class WakeDetector(Protocol):
     """Streaming wake phrase detector."""
 
     name: str
+    last_score: float  # the latest score on the engine's own scale, for a live view
+    threshold: float  # the score at which it wakes, on the same scale
 
     def process(self, chunk: AudioChunk) -> Detection | None: ...
     def reset(self) -> None: ...
@@ -43,7 +49,13 @@ class WakeDetector(Protocol):
 def wake_from_config(config: WakeConfig, *, source: str = "config") -> WakeDetector:
     """Build the detector the ``wake`` section asks for; ``source`` names the config file in errors."""
     if config.engine == "micro":
-        return MicroWakeDetector(config.phrase, config.sensitivity, source=source)
+        return MicroWakeDetector(config.phrases, config.sensitivity, source=source)
+    if len(config.phrases) > 1:
+        raise ConfigError(
+            source,
+            "wake.phrase",
+            f"{config.engine} listens for one phrase; only micro takes a list of phrases",
+        )
     if config.engine == "vosk":
         model_dir = find_vosk_model(config.vosk_model)
         if model_dir is None:
@@ -62,53 +74,78 @@ def _shift_logit(probability: float, shift: float) -> float:
 
 
 class MicroWakeDetector:
-    """pymicro-wakeword's bundled TFLite models.
+    """pymicro-wakeword's bundled TFLite models: one or several phrases over one shared feature frontend.
 
-    Each model ships a probability cutoff tuned by its author for the mean of its last five outputs.
+    Each model ships a probability cutoff tuned by its author for the mean of its last outputs.
     Sensitivity 0.5 keeps that cutoff; 0 and 1 move it by 2 in logit space (for hey_jarvis: 0.996 and 0.81),
     so the scale is symmetric around the author's choice rather than a guessed absolute probability.
+    ``last_score`` and ``threshold`` are those of the phrase nearest to its cutoff (for a live view).
     """
 
-    def __init__(self, phrase: str, sensitivity: float = 0.5, *, source: str = "config") -> None:
-        if phrase not in MICRO_PHRASES:
-            raise ConfigError(
-                source,
-                "wake.phrase",
-                f"{phrase!r} has no micro model (micro knows: {', '.join(MICRO_PHRASES)}); "
-                "use engine pocketsphinx or vosk for other phrases",
-            )
+    def __init__(
+        self, phrases: str | Sequence[str], sensitivity: float = 0.5, *, source: str = "config"
+    ) -> None:
+        phrases = (phrases,) if isinstance(phrases, str) else tuple(phrases)
+        for phrase in phrases:
+            if phrase not in MICRO_PHRASES:
+                raise ConfigError(
+                    source,
+                    "wake.phrase",
+                    f"{phrase!r} has no micro model (micro knows: {', '.join(MICRO_PHRASES)}); "
+                    "use engine pocketsphinx or vosk for other phrases",
+                )
         try:
             from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures, Model
         except ImportError:
             raise BackendMissingError(
                 "the micro wake word engine needs: pip install pymicro-wakeword"
             ) from None
-        self.name = phrase.replace(" ", "_")
-        self.phrase = phrase
+        self.phrases = phrases
+        self.phrase = phrases[0]
+        self.name = "+".join(phrase.replace(" ", "_") for phrase in phrases)
+        # The features (the spectrogram) are computed once and fed to every phrase's small model.
         self._features = MicroWakeWordFeatures()
-        self._model = MicroWakeWord.from_builtin(Model[MICRO_PHRASES[phrase]])
-        self.default_cutoff = float(self._model.probability_cutoff)
-        self.cutoff = _shift_logit(self.default_cutoff, 4.0 * (0.5 - sensitivity))
-        log.debug(
-            "wake: micro %s cutoff %.3f (model default %.3f)", self.name, self.cutoff, self.default_cutoff
-        )
+        self._models = [MicroWakeWord.from_builtin(Model[MICRO_PHRASES[phrase]]) for phrase in phrases]
+        self._shared = SharedFeatureModels(self._models)
+        self.cutoffs = [
+            _shift_logit(float(model.probability_cutoff), 4.0 * (0.5 - sensitivity)) for model in self._models
+        ]
+        self.last_score = 0.0
+        self.threshold = self.cutoffs[0]
+        for phrase, model, cutoff in zip(phrases, self._models, self.cutoffs, strict=True):
+            log.debug(
+                "wake: micro %s cutoff %.3f (model default %.3f)", phrase, cutoff, model.probability_cutoff
+            )
+
+    @property
+    def cutoff(self) -> float:
+        """The first phrase's probability cutoff."""
+        return self.cutoffs[0]
 
     def process(self, chunk: AudioChunk) -> Detection | None:
-        """Feed one chunk; a Detection when the averaged probability passes the cutoff."""
+        """Feed one chunk; a Detection naming the phrase whose averaged probability passes its cutoff."""
         for features in self._features.process_streaming(chunk.pcm):
-            probability = self._model.process_streaming_prob(features)
-            if probability is not None and probability > self.cutoff:
-                return Detection(chunk.timestamp_ms + round(chunk.duration_ms), self.name, float(probability))
+            probabilities = self._shared.process(features)
+            if probabilities is None:
+                continue
+            margins = [p - c for p, c in zip(probabilities, self.cutoffs, strict=True)]
+            best = int(np.argmax(margins))
+            self.last_score, self.threshold = probabilities[best], self.cutoffs[best]
+            if margins[best] > 0:
+                end_ms = chunk.timestamp_ms + round(chunk.duration_ms)
+                return Detection(end_ms, self.phrases[best].replace(" ", "_"), probabilities[best])
         return None
 
     def reset(self) -> None:
         """Forget the audio heard so far."""
         self._features.reset()
-        self._model.reset()
+        self._shared.reset()
+        self.last_score = 0.0
 
     def close(self) -> None:
-        """Release the TFLite interpreter."""
-        self._model.close()
+        """Release the TFLite interpreters."""
+        for model in self._models:
+            model.close()
 
 
 class VoskWakeDetector:
@@ -123,6 +160,8 @@ class VoskWakeDetector:
         self.name = phrase.replace(" ", "_")
         self.phrase = phrase
         self.min_confidence = 1.0 - 0.6 * sensitivity
+        self.threshold = self.min_confidence
+        self.last_score = 0.0
         self._model = load_vosk_model(model_dir)
         self._recognizer: Any = None
         self._stable_chunks = 0
@@ -145,6 +184,7 @@ class VoskWakeDetector:
         if spotted is None:
             return None
         score = min(float(w.get("conf", 0.0)) for w in spotted)
+        self.last_score = score
         if score < self.min_confidence:
             log.debug(
                 "wake: vosk heard %r with confidence %.2f, below %.2f",
@@ -189,6 +229,7 @@ class PocketSphinxWakeDetector:
         self.name = phrase.replace(" ", "_")
         self.phrase = phrase
         self.threshold = 10.0 ** (-10.0 - 40.0 * sensitivity)
+        self.last_score = 0.0  # PocketSphinx reports only spotted phrases: 1.0 at a detection, else 0.0
         probe = pocketsphinx_decoder()
         missing = [word for word in phrase.split() if probe.lookup_word(word) is None]
         if missing:
@@ -207,6 +248,7 @@ class PocketSphinxWakeDetector:
         if hypothesis is None:
             return None
         score = math.exp(max(hypothesis.prob, -700)) if hypothesis.prob else 1.0
+        self.last_score = 1.0
         self.reset()
         return Detection(chunk.timestamp_ms + round(chunk.duration_ms), self.name, score)
 
