@@ -8,8 +8,10 @@ reset after a wake and the refractory period skipped). The detection rate comes 
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,10 +37,10 @@ def _stream_blocks(seconds: float, chunk_ms: int) -> Iterator[list[np.ndarray]]:
         yield block
 
 
-def measure_engine(engine: str, seconds: float, vosk_model: Any = None) -> dict[str, Any]:
+def measure_engine(engine: str, seconds: float, vosk_model: Any = None, model: Any = None) -> dict[str, Any]:
     """Feed ``seconds`` of negative audio and every positive fixture through one wake engine."""
     config = bench_config()
-    wake_config = dataclasses.replace(config.wake, engine=engine, vosk_model=vosk_model)
+    wake_config = dataclasses.replace(config.wake, engine=engine, vosk_model=vosk_model, model=model)
     chunk_ms = config.audio.chunk_ms
     detector = wake_from_config(wake_config)
     cpu_s = 0.0
@@ -81,10 +83,14 @@ def measure_engine(engine: str, seconds: float, vosk_model: Any = None) -> dict[
     }
 
 
-def run(quick: bool, vosk_wake_model: Any = None) -> dict[str, Any]:
+def run(quick: bool, vosk_wake_model: Any = None, custom_wake_model: Any = None) -> dict[str, Any]:
     """Every available wake engine on the same stream: an hour, or five minutes with ``quick``."""
     seconds = 300 if quick else 3600
     engines = [measure_engine("micro", seconds), measure_engine("pocketsphinx", seconds)]
     if vosk_wake_model is not None:
         engines.append(measure_engine("vosk", seconds, vosk_wake_model))
+    custom_wake_model = custom_wake_model or os.environ.get("EDGE_BENCH_CUSTOM_WAKE")
+    if custom_wake_model:
+        # A head from `edge wake train "hey jarvis"`, so its detection rate is on the same fixtures.
+        engines.append(measure_engine("custom", seconds, model=Path(custom_wake_model)))
     return {"negative_stream_seconds": seconds, "engines": engines}

@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     if config.feedback.status_led:
         print(f"  status LED: {config.feedback.status_led}")
     print(f"  wake:    {config.wake.engine} {config.wake.phrase!r} sensitivity={config.wake.sensitivity}")
+    if config.wake.model is not None:
+        print(f"  wake model: {config.wake.model}")
     print(f"  asr:     {config.asr.engine} ({config.asr.mode})")
     for line in model_summary:
         print(f"  {line}")

@@ -44,6 +44,10 @@ def wake_from_config(config: WakeConfig, *, source: str = "config") -> WakeDetec
     """Build the detector the ``wake`` section asks for; ``source`` names the config file in errors."""
     if config.engine == "micro":
         return MicroWakeDetector(config.phrase, config.sensitivity, source=source)
+    if config.engine == "custom" and config.model is not None:
+        from edge.speech.custom_wake import CustomWakeDetector
+
+        return CustomWakeDetector(config.model, config.sensitivity, source=f"{source}: wake.model")
     if config.engine == "vosk":
         model_dir = find_vosk_model(config.vosk_model)
         if model_dir is None:
