@@ -3,6 +3,8 @@
 CPU seconds per second of audio are process CPU time spent inside ``WakeDetector.process``; false wakes are
 detections on a stream that never contains the wake phrase, counted as the pipeline would (the detector is
 reset after a wake and the refractory period skipped). The detection rate comes from the positive fixtures.
+Set EDGE_BENCH_CUSTOM_WAKE=FILE to add a row for a head from `edge wake train` (train "hey jarvis" for a
+detection rate on the same fixtures).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every 80 ms the feature models turn the last 775 ms of audio into one embedding; the head scores the last
 ``window_embeddings`` of them. A wake needs ``trigger_frames`` consecutive scores over the threshold, which
-the head was trained for (a finished phrase scores high on three frames in a row; a stray frame is noise).
+the head was trained for (a finished phrase scores high on four frames in a row; a stray frame is noise).
 Sensitivity 0.5 keeps the trained threshold; 0 and 1 move it by 2 in logit space, as for micro models.
 """
 

@@ -1,14 +1,15 @@
 """Train a custom wake word head on openWakeWord embeddings, in numpy, on the device.
 
-Examples are windows of ``window`` consecutive embeddings (80 ms apart). A positive window ends 0-2 frames
-after the phrase ends; the window 3 frames before the end (the phrase not yet finished) is a negative, as is
-every window of everyday speech, noise and near-phrases. The head is the intent model's MLP (dense+ReLU,
+Examples are windows of ``window`` consecutive embeddings (80 ms apart). A positive window ends 0-3 frames
+after the phrase ends; every window of a stream of everyday speech, words said alone, parts of the phrase,
+sound-alikes and noise is a negative. The head is the intent model's MLP (dense+ReLU,
 dense, softmax over [other, wake]) so it is written by the same ``edge.tflite_model`` code.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -38,9 +39,8 @@ from edge.tflite_model import write_tflite
 
 log = logging.getLogger(__name__)
 
-POSITIVE_OFFSETS = (0, 1, 2)  # frames after the phrase's end whose window is a positive
+POSITIVE_OFFSETS = (0, 1, 2, 3)  # frames after the phrase's end whose window is a positive
 FLITE_SHARE = 0.3
-EARLY_OFFSET = -3  # this window has not heard the whole phrase yet: a negative
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,10 @@ class TrainSettings:
     l2: float = 1e-4
     negative_weight: float = 3.0  # a false wake costs more than a miss that the user simply repeats
     threshold: float = 0.5
-    trigger_frames: int = 2  # consecutive frames over the threshold before a wake
-    workers: int = 2
+    trigger_frames: int = 3  # consecutive frames over the threshold before a wake
+    workers: int = min(
+        os.cpu_count() or 1, 4
+    )  # synthesizer processes at once; the output does not depend on it
     seed: int = 0
 
 
@@ -113,10 +115,13 @@ def end_windows(
     context: Sequence[np.ndarray],
     rng: np.random.Generator,
     window: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(windows ending 0-2 frames after each clip, windows ending 3 frames before), each clip in noise."""
-    positives, early = [], []
-    lead_samples = (window + 12) * HOP_SAMPLES  # audio the first window's embeddings look back on
+) -> np.ndarray:
+    """The windows ending 0-3 frames after each clip ends, each clip over a noise bed.
+
+    Only the frames these windows cover are embedded: an embedding depends on the last 775 ms alone.
+    """
+    windows = []
+    lead_samples = (window + 10) * HOP_SAMPLES  # audio the first window's embeddings look back on
     for clip in clips:
         if len(clip) == 0:
             continue
@@ -127,19 +132,15 @@ def end_windows(
         if context and room > 0 and rng.random() < 0.3:
             tail = context[int(rng.integers(len(context)))][-room:]
             before[room - len(tail) : room] = tail * rng.uniform(0.3, 1.0)
-        after = np.zeros(3 * HOP_SAMPLES, dtype=np.float32)
+        after = np.zeros((len(POSITIVE_OFFSETS) + 1) * HOP_SAMPLES, dtype=np.float32)
         audio = np.concatenate([before, clip, after])
         audio += _bed(rng, clip, len(audio))
         end_frame = (len(before) + len(clip) - 1) // HOP_SAMPLES
-        first = end_frame + EARLY_OFFSET - window + 1
-        frames = range(first, end_frame + max(POSITIVE_OFFSETS) + 1)
-        embeddings = extractor.embed(_int16(audio), frames)
+        first = end_frame - window + 1
+        embeddings = extractor.embed(_int16(audio), range(first, end_frame + max(POSITIVE_OFFSETS) + 1))
         for offset in POSITIVE_OFFSETS:
-            stop = end_frame + offset - first + 1
-            positives.append(embeddings[stop - window : stop].reshape(-1))
-        stop = end_frame + EARLY_OFFSET - first + 1
-        early.append(embeddings[stop - window : stop].reshape(-1))
-    return np.array(positives, dtype=np.float32), np.array(early, dtype=np.float32)
+            windows.append(embeddings[offset : offset + window].reshape(-1))
+    return np.array(windows, dtype=np.float32)
 
 
 def stream_windows(extractor: EmbeddingStream, audio: np.ndarray, window: int) -> np.ndarray:
@@ -160,7 +161,7 @@ def _negative_stream(
         if len(clip) == 0:
             continue
         clip = vary(rng, clip)
-        pause = np.zeros(int(rng.uniform(0.1, 0.6) * SAMPLE_RATE_HZ), dtype=np.float32)
+        pause = np.zeros(int(rng.uniform(0.2, 1.0) * SAMPLE_RATE_HZ), dtype=np.float32)
         segment = np.concatenate([clip, pause])
         parts.append(segment + _bed(rng, clip, len(segment)))
     samples = int(noise_seconds * SAMPLE_RATE_HZ)
@@ -205,10 +206,13 @@ def train_wake_word(
     for recording in recordings:
         clips.extend([recording] * settings.recording_copies)
     extractor = EmbeddingStream()
-    positives, early = end_windows(extractor, clips, speech, rng, settings.window)
-    near_end, near_early = end_windows(extractor, near, speech, rng, settings.window)
-    stream = stream_windows(extractor, _negative_stream(rng, speech, settings.noise_seconds), settings.window)
-    negatives = np.concatenate([early, near_end, near_early, stream])
+    positives = end_windows(extractor, clips, speech, rng, settings.window)
+    # Every window of the negative stream is used: words alone followed by a pause, parts of the phrase
+    # and sound-alikes (which also teach "not yet finished"), sentences, and noise.
+    mixed = [*near, *speech]
+    order = rng.permutation(len(mixed))
+    stream = _negative_stream(rng, [mixed[i] for i in order], settings.noise_seconds)
+    negatives = stream_windows(extractor, stream, settings.window)
     x = np.concatenate([positives, negatives])
     y = np.concatenate([np.ones(len(positives), dtype=int), np.zeros(len(negatives), dtype=int)])
     embedded = time.monotonic()
@@ -230,7 +234,8 @@ def train_wake_word(
         "threshold": settings.threshold,
         "trigger_frames": settings.trigger_frames,
         "features": f"pyopen-wakeword {feature_models_version()} melspectrogram+embedding",
-        "settings": asdict(settings),
+        # Not the worker count: the same seed must give the same bytes on a 2-core and a 4-core machine.
+        "settings": {k: v for k, v in asdict(settings).items() if k != "workers"},
         "examples": {"positive": len(positives), "negative": int(len(y) - len(positives))},
         "user_recordings": len(recordings),
         "train_recall": round(float(np.mean(scores[y == 1] > settings.threshold)), 4),
