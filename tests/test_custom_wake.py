@@ -152,3 +152,12 @@ def test_bad_phrase_is_a_usage_error(phrase: str, capsys) -> None:
 def test_too_few_recordings_is_a_usage_error(tmp_path: Path, capsys) -> None:
     assert main(["wake", "train", PHRASE, "--recordings", str(tmp_path)]) == EXIT_USAGE
     assert "no .wav files" in capsys.readouterr().err
+
+
+def test_negative_stream_windows_do_not_depend_on_the_thread_count() -> None:
+    from edge.speech.wake_training import stream_windows
+
+    audio = np.random.default_rng(4).standard_normal(16000 * 6).astype(np.float32) * 0.1
+    one = stream_windows(audio, 8, 1)
+    assert len(one) == 6 * 16000 // 1280 - 7
+    np.testing.assert_array_equal(one, stream_windows(audio, 8, 3))

@@ -8,10 +8,12 @@ dense, softmax over [other, wake]) so it is written by the same ``edge.tflite_mo
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ from edge.tflite_model import write_tflite
 
 log = logging.getLogger(__name__)
 
+WARMUP_HOPS = 12  # hops after which an embedding no longer depends on where the audio started
 POSITIVE_OFFSETS = (0, 1, 2, 3)  # frames after the phrase's end whose window is a positive
 FLITE_SHARE = 0.3
 
@@ -109,18 +112,38 @@ def _int16(audio: np.ndarray) -> np.ndarray:
     return (np.clip(audio, -1, 1) * 32767).astype(np.int16)
 
 
+def embed_all(jobs: Sequence[tuple[np.ndarray, range | None]], workers: int) -> list[np.ndarray]:
+    """Embeddings of each (int16 audio, frames or None for all) job, in order, on ``workers`` threads.
+
+    The interpreter releases the GIL while it runs, so threads use every core; each thread has its own
+    interpreters, and every job starts from silence, so the result does not depend on ``workers``.
+    """
+    shards = [list(range(len(jobs)))[k::workers] for k in range(workers)]
+
+    def run(indexes: list[int]) -> list[tuple[int, np.ndarray]]:
+        extractor = EmbeddingStream()
+        return [(i, extractor.embed(jobs[i][0], jobs[i][1])) for i in indexes]
+
+    results: list[np.ndarray] = [np.zeros(0)] * len(jobs)
+    with ThreadPoolExecutor(max(workers, 1)) as pool:
+        for shard in pool.map(run, [shard for shard in shards if shard]):
+            for index, embeddings in shard:
+                results[index] = embeddings
+    return results
+
+
 def end_windows(
-    extractor: EmbeddingStream,
     clips: Sequence[np.ndarray],
     context: Sequence[np.ndarray],
     rng: np.random.Generator,
     window: int,
+    workers: int,
 ) -> np.ndarray:
     """The windows ending 0-3 frames after each clip ends, each clip over a noise bed.
 
     Only the frames these windows cover are embedded: an embedding depends on the last 775 ms alone.
     """
-    windows = []
+    jobs: list[tuple[np.ndarray, range | None]] = []
     lead_samples = (window + 10) * HOP_SAMPLES  # audio the first window's embeddings look back on
     for clip in clips:
         if len(clip) == 0:
@@ -137,15 +160,31 @@ def end_windows(
         audio += _bed(rng, clip, len(audio))
         end_frame = (len(before) + len(clip) - 1) // HOP_SAMPLES
         first = end_frame - window + 1
-        embeddings = extractor.embed(_int16(audio), range(first, end_frame + max(POSITIVE_OFFSETS) + 1))
+        jobs.append((_int16(audio), range(first, end_frame + max(POSITIVE_OFFSETS) + 1)))
+    windows = []
+    for embeddings in embed_all(jobs, workers):
         for offset in POSITIVE_OFFSETS:
             windows.append(embeddings[offset : offset + window].reshape(-1))
     return np.array(windows, dtype=np.float32)
 
 
-def stream_windows(extractor: EmbeddingStream, audio: np.ndarray, window: int) -> np.ndarray:
-    """Every window of a negative stream."""
-    embeddings = extractor.embed(_int16(audio))
+def stream_windows(audio: np.ndarray, window: int, workers: int) -> np.ndarray:
+    """Every window of a negative stream, embedded in ``workers`` pieces that overlap by WARMUP_HOPS.
+
+    After WARMUP_HOPS hops from silence an embedding equals the one of the unbroken stream (it sees only
+    the last 775 ms), so the overlap is dropped and the pieces join exactly.
+    """
+    pcm = _int16(audio)
+    hops = len(pcm) // HOP_SAMPLES
+    bounds = [hops * k // workers for k in range(workers + 1)]
+    jobs: list[tuple[np.ndarray, range | None]] = []
+    for start, stop in itertools.pairwise(bounds):
+        warm = min(start, WARMUP_HOPS)
+        jobs.append(
+            (pcm[(start - warm) * HOP_SAMPLES : stop * HOP_SAMPLES], range(warm, warm + stop - start))
+        )
+    pieces = [e for e in embed_all(jobs, workers) if len(e)]
+    embeddings = np.concatenate(pieces) if pieces else np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
     if len(embeddings) < window:
         return np.zeros((0, window * EMBEDDING_SIZE), dtype=np.float32)
     views = np.lib.stride_tricks.sliding_window_view(embeddings, window, axis=0)
@@ -205,14 +244,13 @@ def train_wake_word(
     synthesized = time.monotonic()
     for recording in recordings:
         clips.extend([recording] * settings.recording_copies)
-    extractor = EmbeddingStream()
-    positives = end_windows(extractor, clips, speech, rng, settings.window)
+    positives = end_windows(clips, speech, rng, settings.window, settings.workers)
     # Every window of the negative stream is used: words alone followed by a pause, parts of the phrase
     # and sound-alikes (which also teach "not yet finished"), sentences, and noise.
     mixed = [*near, *speech]
     order = rng.permutation(len(mixed))
     stream = _negative_stream(rng, [mixed[i] for i in order], settings.noise_seconds)
-    negatives = stream_windows(extractor, stream, settings.window)
+    negatives = stream_windows(stream, settings.window, settings.workers)
     x = np.concatenate([positives, negatives])
     y = np.concatenate([np.ones(len(positives), dtype=int), np.zeros(len(negatives), dtype=int)])
     embedded = time.monotonic()
