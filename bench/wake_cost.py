@@ -3,13 +3,17 @@
 CPU seconds per second of audio are process CPU time spent inside ``WakeDetector.process``; false wakes are
 detections on a stream that never contains the wake phrase, counted as the pipeline would (the detector is
 reset after a wake and the refractory period skipped). The detection rate comes from the positive fixtures.
+Set EDGE_BENCH_CUSTOM_WAKE=FILE to add a row for a head from `edge wake train` (train "hey jarvis" for a
+detection rate on the same fixtures).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,11 +40,17 @@ def _stream_blocks(seconds: float, chunk_ms: int) -> Iterator[list[np.ndarray]]:
 
 
 def measure_engine(
-    engine: str, seconds: float, vosk_model: Any = None, phrases: tuple[str, ...] = ("hey jarvis",)
+    engine: str,
+    seconds: float,
+    vosk_model: Any = None,
+    phrases: tuple[str, ...] = ("hey jarvis",),
+    model: Any = None,
 ) -> dict[str, Any]:
     """Feed ``seconds`` of negative audio and every positive fixture through one wake engine."""
     config = bench_config()
-    wake_config = dataclasses.replace(config.wake, engine=engine, vosk_model=vosk_model, phrases=phrases)
+    wake_config = dataclasses.replace(
+        config.wake, engine=engine, vosk_model=vosk_model, phrases=phrases, model=model
+    )
     chunk_ms = config.audio.chunk_ms
     detector = wake_from_config(wake_config)
     cpu_s = 0.0
@@ -83,7 +93,7 @@ def measure_engine(
     }
 
 
-def run(quick: bool, vosk_wake_model: Any = None) -> dict[str, Any]:
+def run(quick: bool, vosk_wake_model: Any = None, custom_wake_model: Any = None) -> dict[str, Any]:
     """Every available wake engine on the same stream: an hour, or five minutes with ``quick``."""
     seconds = 300 if quick else 3600
     engines = [
@@ -94,4 +104,8 @@ def run(quick: bool, vosk_wake_model: Any = None) -> dict[str, Any]:
     ]
     if vosk_wake_model is not None:
         engines.append(measure_engine("vosk", seconds, vosk_wake_model))
+    custom_wake_model = custom_wake_model or os.environ.get("EDGE_BENCH_CUSTOM_WAKE")
+    if custom_wake_model:
+        # A head from `edge wake train "hey jarvis"`, so its detection rate is on the same fixtures.
+        engines.append(measure_engine("custom", seconds, model=Path(custom_wake_model)))
     return {"negative_stream_seconds": seconds, "engines": engines}

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "record",
     "intent",
     "train",
+    "wake",
     "check_config",
     "devices",
     "set",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
@@ -25,7 +25,7 @@ from edge.yamlfields import Section, load_yaml_mapping
 
 DeviceKind = Literal["light", "fan"]
 DEVICE_KINDS: tuple[str, ...] = ("light", "fan")
-WAKE_ENGINES: tuple[str, ...] = ("micro", "vosk", "pocketsphinx")
+WAKE_ENGINES: tuple[str, ...] = ("micro", "vosk", "pocketsphinx", "custom")
 ASR_ENGINES: tuple[str, ...] = ("auto", "whisper", "vosk", "pocketsphinx")
 ASR_MODES: tuple[str, ...] = ("grammar", "free")
 DEFAULT_CONFIG_PATHS = (Path("edge.yaml"), Path("/etc/edge/edge.yaml"))
@@ -80,11 +80,12 @@ class AudioConfig:
 class WakeConfig:
     """Wake word engine and its tuning."""
 
-    engine: Literal["micro", "vosk", "pocketsphinx"]
+    engine: Literal["micro", "vosk", "pocketsphinx", "custom"]
     phrases: tuple[str, ...]  # micro listens for several at once (one small model each over shared features)
     sensitivity: float  # 0..1, higher wakes more easily
     refractory_ms: int  # ignore new wakes this long after one
     vosk_model: Path | None
+    model: Path | None = None  # engine custom: a .tflite from `edge wake train`; its phrase wins
 
     def __post_init__(self) -> None:
         if isinstance(self.phrases, str):  # one phrase given where a tuple belongs
@@ -345,6 +346,11 @@ def _read_wake(section: Section, base_dir: Path) -> WakeConfig:
         refractory_ms=section.integer("refractory_ms", 2000, low=0, high=60_000),
         vosk_model=_optional_dir(section, "vosk_model", base_dir),
     )
+    if wake.engine == "custom" or section.string("model", None) is not None:
+        wake = _read_custom_wake(section, base_dir, wake)
+    elif wake.engine != "micro" and len(wake.phrases) > 1:
+        # Refused here, not only when the detector is built, so check-config says it before a restart loop.
+        section.fail("phrase", f"{wake.engine} listens for one phrase; only micro takes a list of phrases")
     section.finish()
     return wake
 
@@ -357,6 +363,19 @@ def _wake_phrases(section: Section) -> tuple[str, ...]:
             section.fail("phrase", "expected a phrase or a non-empty list of phrases")
         return phrases
     return (section.string("phrase", "hey jarvis").strip().lower(),)
+
+
+def _read_custom_wake(section: Section, base_dir: Path, wake: WakeConfig) -> WakeConfig:
+    """The custom engine's model file, checked now so a bad file stops the daemon before it is ready."""
+    from edge.speech.custom_wake import load_wake_head
+
+    if wake.engine != "custom":
+        section.fail("model", f"is only read by engine custom (engine is {wake.engine})")
+    if section.string("model", None) is None:
+        section.fail("model", "engine custom needs model: FILE (make one with `edge wake train`)")
+    model = _file(section, "model", base_dir, base_dir)
+    manifest, _data = load_wake_head(model, f"{section.source}: wake.model: {model}")
+    return replace(wake, model=model, phrases=(str(manifest["phrase"]),))
 
 
 def _read_asr(section: Section, base_dir: Path) -> AsrConfig:

@@ -89,7 +89,9 @@ def _operator(s: ModuleType, code: int, inputs: list[int], outputs: list[int], o
     return op
 
 
-def write_tflite(weights: MLPWeights, manifest: dict[str, Any]) -> bytes:
+def write_tflite(
+    weights: MLPWeights, manifest: dict[str, Any], description: str = "edge intent classifier"
+) -> bytes:
     """Serialize the MLP and its manifest; the same inputs give the same bytes."""
     import flatbuffers
 
@@ -133,7 +135,7 @@ def write_tflite(weights: MLPWeights, manifest: dict[str, Any]) -> bytes:
     metadata.name, metadata.buffer = MANIFEST_NAME, len(buffers)
     buffers.append(_buffer(s, json.dumps(manifest, sort_keys=True).encode()))
     model = s.ModelT()
-    model.version, model.description = 3, "edge intent classifier"
+    model.version, model.description = 3, description
     model.operatorCodes, model.subgraphs, model.buffers, model.metadata = (
         codes,
         [subgraph],

@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  status LED: {config.feedback.status_led}")
     phrases = " | ".join(map(repr, config.wake.phrases))
     print(f"  wake:    {config.wake.engine} {phrases} sensitivity={config.wake.sensitivity}")
+    if config.wake.model is not None:
+        print(f"  wake model: {config.wake.model}")
     print(f"  asr:     {config.asr.engine} ({config.asr.mode})")
     for line in model_summary:
         print(f"  {line}")

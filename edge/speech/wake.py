@@ -56,6 +56,10 @@ def wake_from_config(config: WakeConfig, *, source: str = "config") -> WakeDetec
             "wake.phrase",
             f"{config.engine} listens for one phrase; only micro takes a list of phrases",
         )
+    if config.engine == "custom" and config.model is not None:
+        from edge.speech.custom_wake import CustomWakeDetector
+
+        return CustomWakeDetector(config.model, config.sensitivity, source=f"{source}: wake.model")
     if config.engine == "vosk":
         model_dir = find_vosk_model(config.vosk_model)
         if model_dir is None:

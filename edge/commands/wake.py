@@ -1,0 +1,186 @@
+"""``edge wake train|test``: make a custom wake word on the device and see how good it is before using it."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from edge.commands.common import print_json
+from edge.errors import ModelError, UsageError
+
+log = logging.getLogger(__name__)
+
+_PHRASE = re.compile(r"^[a-z][a-z' -]{0,38}[a-z]$")
+MIN_RECORDINGS, MAX_RECORDINGS = 3, 10
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add the ``wake`` command with its ``train`` and ``test`` subcommands."""
+    parser = subparsers.add_parser(
+        "wake",
+        parents=[common],
+        help="train and test your own wake word on the device",
+        description="Train a wake word for any phrase from synthesized voices (flite, espeak-ng) and your "
+        "own recordings, with no GPU, cloud or download; then measure it.",
+    )
+    commands = parser.add_subparsers(title="wake commands", metavar="WAKE_COMMAND", required=True)
+    train = commands.add_parser(
+        "train",
+        parents=[common],
+        help="train a detector for a phrase",
+        description="Synthesize the phrase with every installed flite and espeak-ng voice (held-back voices "
+        "excepted), add noise, reverberation and near-miss phrases, and fit a small head on openWakeWord's "
+        "speech embeddings. The same seed gives the same file.",
+    )
+    train.add_argument("phrase", help='the wake phrase, e.g. "hey edge" (letters, spaces, apostrophes)')
+    train.add_argument("--recordings", type=Path, metavar="DIR", help="3-10 WAV files of you saying it")
+    train.add_argument("--out", type=Path, metavar="FILE", help="model file (default: ./PHRASE.tflite)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    train.add_argument("--quick", action="store_true", help="tiny settings for a smoke test: a weak detector")
+    train.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    train.set_defaults(handler=run_train)
+    test = commands.add_parser(
+        "test",
+        parents=[common],
+        help="miss rate on held-back voices and false wakes per hour",
+        description="Measure a custom wake model: the share of held-back synthetic voices it misses and the "
+        "false wakes per hour on the benchmark's negative stream (speech and noise, no wake phrase).",
+    )
+    test.add_argument("model", nargs="?", type=Path, metavar="FILE", help="default: the config's wake.model")
+    test.add_argument("--clips", type=int, default=60, help="held-back positive clips (default: 60)")
+    test.add_argument("--hours", type=float, default=0.25, help="negative stream length (default: 0.25)")
+    test.add_argument("--seed", type=int, default=1, help="seed of the held-back clips (default: 1)")
+    test.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    test.set_defaults(handler=run_test)
+
+
+def check_phrase(phrase: str) -> str:
+    """The phrase normalised, or a UsageError saying what a phrase may hold."""
+    normal = " ".join(phrase.lower().split())
+    if not _PHRASE.match(normal) or len(normal.split()) > 4:
+        raise UsageError(
+            f"wake phrase {phrase!r}: use 2-40 letters in at most 4 words (spaces, apostrophes, hyphens allowed)"
+        )
+    return normal
+
+
+def _recordings(directory: Path | None) -> list[np.ndarray]:
+    from edge.speech.wake_training import load_recordings
+
+    if directory is None:
+        return []
+    clips = load_recordings(directory)
+    if not MIN_RECORDINGS <= len(clips) <= MAX_RECORDINGS:
+        raise UsageError(
+            f"--recordings {directory}: {len(clips)} WAV files; give {MIN_RECORDINGS}-{MAX_RECORDINGS}"
+        )
+    return clips
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train, write the model atomically, print what was made and how to use it."""
+    from edge.speech.wake_training import TINY_SETTINGS, TrainSettings, train_wake_word, with_seed
+
+    phrase = check_phrase(args.phrase)
+    recordings = _recordings(args.recordings)
+    out: Path = args.out or Path(phrase.replace(" ", "_").replace("'", "") + ".tflite")
+    settings = with_seed(TINY_SETTINGS if args.quick else TrainSettings(), args.seed)
+    started, cpu = time.monotonic(), time.process_time()
+    trained = train_wake_word(phrase, settings, recordings)
+    temporary = out.with_name(out.name + ".tmp")
+    try:
+        temporary.write_bytes(trained.model)
+        os.replace(temporary, out)
+    except OSError as err:
+        raise ModelError(f"{out}: cannot write model: {err.strerror or err}") from None
+    manifest = trained.manifest
+    summary = {
+        "model": str(out),
+        "phrase": phrase,
+        "size_bytes": len(trained.model),
+        "examples": manifest["examples"],
+        "user_recordings": len(recordings),
+        "seed": args.seed,
+        "seconds": round(time.monotonic() - started, 1),
+        "cpu_seconds": round(time.process_time() - cpu, 1),
+    }
+    if args.json:
+        print_json(summary)
+    else:
+        print(
+            f"trained {out} for {phrase!r} ({len(trained.model) / 1024:.0f} KB) on "
+            f"{manifest['examples']['positive']} positive and {manifest['examples']['negative']} negative "
+            f"windows, {len(recordings)} of your recordings, in {summary['seconds']} s"
+        )
+        print(f"measure it:  edge wake test {out}")
+        print(f"use it:      wake: {{engine: custom, model: {out}}}")
+    return 0
+
+
+def _model_path(args: argparse.Namespace) -> Path:
+    if args.model is not None:
+        return Path(args.model)
+    from edge.commands.common import load
+
+    config = load(args)
+    if config.wake.model is None:
+        raise UsageError("edge wake test: give a model FILE (the config's wake engine is not custom)")
+    return config.wake.model
+
+
+def negative_stream_source() -> Callable[..., Iterator[np.ndarray]]:
+    """The benchmark's deterministic negative stream, from the checkout that holds this package."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "bench" / "negative_stream.py").is_file():
+        raise UsageError(f"edge wake test needs the repository's bench/ folder next to {root / 'edge'}")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    module = importlib.import_module("bench.negative_stream")
+    return module.negative_stream  # type: ignore[no-any-return]
+
+
+def run_test(args: argparse.Namespace) -> int:
+    """Print the miss rate on held-back voices and false wakes per hour."""
+    from edge.speech.custom_wake import CustomWakeDetector
+    from edge.speech.wake_evaluation import false_wakes, held_back_positives, miss_rate
+
+    if args.clips < 1 or args.hours <= 0:
+        raise UsageError("edge wake test: --clips must be >= 1 and --hours > 0")
+    model = _model_path(args)
+    stream = negative_stream_source()
+    detector = CustomWakeDetector(model)
+    try:
+        clips = held_back_positives(detector.phrase, args.clips, seed=args.seed)
+        missed = miss_rate(detector, clips)
+        result = false_wakes(detector, stream(args.hours * 3600, chunk_ms=30))
+    finally:
+        detector.close()
+    summary = {
+        "model": str(model),
+        "phrase": detector.phrase,
+        "held_back_clips": len(clips),
+        "miss_rate": round(missed, 4),
+        "negative_hours": round(result.seconds / 3600, 3),
+        "false_wakes": result.false_wakes,
+        "false_wakes_per_hour": round(result.per_hour, 2),
+    }
+    log.info("wake test: %s miss %.1f%% false wakes %.2f/h", model, missed * 100, result.per_hour)
+    if args.json:
+        print_json(summary)
+    else:
+        print(f"{model} ({detector.phrase!r}):")
+        print(f"  missed {missed:.1%} of {len(clips)} clips by synthetic voices it was not trained on")
+        print(
+            f"  {result.false_wakes} false wakes in {result.seconds / 60:.0f} min of speech and noise "
+            f"({result.per_hour:.2f} per hour)"
+        )
+    return 0

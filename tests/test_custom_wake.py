@@ -1,0 +1,163 @@
+"""A custom wake word trained on the spot (tiny settings), loaded by the real TFLite interpreter and config."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from edge.cli import main
+from edge.config import WakeConfig
+from edge.errors import EXIT_CONFIG, EXIT_USAGE
+from edge.speech.custom_wake import CustomWakeDetector
+from edge.speech.wake import wake_from_config
+from edge.speech.wake_evaluation import detects, held_back_positives, pad
+from edge.speech.wake_synthesis import noise
+from edge.speech.wake_training import TINY_SETTINGS, train_wake_word
+from edge.tflite_model import read_tflite
+from tests.support import SHIPPED_CONFIG, edge_command, subprocess_env
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("flite") is None or shutil.which("espeak-ng") is None,
+    reason="training a wake word needs Debian's flite and espeak-ng (.ci/run installs them)",
+)
+
+PHRASE = "hey edge"
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny "hey edge" detector trained through the real CLI."""
+    out = tmp_path_factory.mktemp("wake") / "hey_edge.tflite"
+    result = subprocess.run(
+        edge_command("wake", "train", PHRASE, "--quick", "--seed", "3", "--out", str(out), "--json"),
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"phrase": "hey edge"' in result.stdout
+    return out
+
+
+def test_trained_head_loads_in_the_real_interpreter(tiny_model: Path) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    data = tiny_model.read_bytes()
+    manifest, weights = read_tflite(data, str(tiny_model))
+    interpreter = Interpreter(model_content=data)
+    interpreter.allocate_tensors()
+    window = np.random.default_rng(0).standard_normal((1, weights.w1.shape[1])).astype(np.float32)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], window)
+    interpreter.invoke()
+    tflite = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    assert manifest["phrase"] == PHRASE and manifest["user_recordings"] == 0
+    np.testing.assert_allclose(tflite, weights.forward(window), atol=1e-4)
+
+
+def test_fires_on_held_back_voices_and_not_on_noise(tiny_model: Path) -> None:
+    detector = CustomWakeDetector(tiny_model)
+    clips = held_back_positives(PHRASE, 6, seed=5)
+    hits = sum(detects(detector, pad(clip, np.random.default_rng(1))) for clip in clips)
+    assert hits >= 4, f"woke on {hits} of {len(clips)} held-back clips"
+    rng = np.random.default_rng(2)
+    quiet_room = (noise(rng, 16000 * 20) * 300).astype(np.int16)
+    assert not detects(detector, quiet_room)
+    assert detector.last_score < detector.threshold
+
+
+def test_wake_config_builds_the_custom_detector(tiny_model: Path) -> None:
+    config = WakeConfig("custom", PHRASE, 0.5, 2000, None, model=tiny_model)
+    detector = wake_from_config(config)
+    assert isinstance(detector, CustomWakeDetector) and detector.name == "hey_edge"
+    detector.close()
+
+
+def _config_with_wake(tmp_path: Path, wake: dict[str, object]) -> Path:
+    config = yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
+    config["wake"] = wake
+    for key in ("model", "vocabulary"):
+        if key in config.get("intent", {}):
+            config["intent"][key] = str((SHIPPED_CONFIG.parent / config["intent"][key]).resolve())
+    path = tmp_path / "edge.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def test_check_config_accepts_the_model_and_takes_its_phrase(
+    tiny_model: Path, tmp_path: Path, capsys
+) -> None:
+    path = _config_with_wake(tmp_path, {"engine": "custom", "model": str(tiny_model)})
+    assert main(["check-config", "-c", str(path), "--board", "sim"]) == 0
+    assert "wake:    custom 'hey edge'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped", "intent_model"])
+def test_check_config_rejects_a_bad_model_in_one_line(
+    tiny_model: Path, tmp_path: Path, capsys, damage: str
+) -> None:
+    data = tiny_model.read_bytes()
+    bad = tmp_path / "bad.tflite"
+    if damage == "truncated":
+        bad.write_bytes(data[: len(data) // 2])
+    elif damage == "flipped":
+        weights_at = len(data) // 3  # inside the first weight matrix
+        bad.write_bytes(data[:weights_at] + bytes([data[weights_at] ^ 0xFF]) + data[weights_at + 1 :])
+    else:
+        shutil.copy(SHIPPED_CONFIG.parent / "models" / "intent.tflite", bad)
+    path = _config_with_wake(tmp_path, {"engine": "custom", "model": str(bad)})
+    assert main(["check-config", "-c", str(path), "--board", "sim"]) == EXIT_CONFIG
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "wake.model" in lines[0] and "edge wake train" in lines[0], lines
+
+
+@pytest.mark.parametrize(
+    ("wake", "message"),
+    [
+        ({"engine": "custom"}, "wake.model: engine custom needs model: FILE"),
+        ({"engine": "micro", "model": "x.tflite"}, "wake.model: is only read by engine custom"),
+        ({"engine": "custom", "model": "missing.tflite"}, "wake.model: file not found"),
+    ],
+)
+def test_custom_engine_config_errors(tmp_path: Path, capsys, wake: dict[str, object], message: str) -> None:
+    path = _config_with_wake(tmp_path, wake)
+    assert main(["check-config", "-c", str(path), "--board", "sim"]) == EXIT_CONFIG
+    assert message in capsys.readouterr().err
+
+
+def test_training_is_deterministic_for_a_seed() -> None:
+    from dataclasses import replace
+
+    small = replace(
+        TINY_SETTINGS, positives=6, words=4, sentences=3, near_copies=1, noise_seconds=1, epochs=3
+    )
+    first = train_wake_word("okay pi", replace(small, seed=7))
+    again = train_wake_word("okay pi", replace(small, seed=7))
+    other = train_wake_word("okay pi", replace(small, seed=8))
+    assert first.model == again.model
+    assert first.model != other.model
+
+
+@pytest.mark.parametrize("phrase", ["h3y edge", "", "a very long phrase of far too many words"])
+def test_bad_phrase_is_a_usage_error(phrase: str, capsys) -> None:
+    assert main(["wake", "train", phrase]) == EXIT_USAGE
+    assert "wake phrase" in capsys.readouterr().err
+
+
+def test_too_few_recordings_is_a_usage_error(tmp_path: Path, capsys) -> None:
+    assert main(["wake", "train", PHRASE, "--recordings", str(tmp_path)]) == EXIT_USAGE
+    assert "no .wav files" in capsys.readouterr().err
+
+
+def test_negative_stream_windows_do_not_depend_on_the_thread_count() -> None:
+    from edge.speech.wake_training import stream_windows
+
+    audio = np.random.default_rng(4).standard_normal(16000 * 6).astype(np.float32) * 0.1
+    one = stream_windows(audio, 8, 1)
+    assert len(one) == 6 * 16000 // 1280 - 7
+    np.testing.assert_array_equal(one, stream_windows(audio, 8, 3))
