@@ -86,6 +86,7 @@ class Daemon:
         self.status_writer = status_writer
         self.sinks = sinks
         self.taps = taps
+        self._tap_failures: dict[ChunkTap, int] = {}
         self.backoff = backoff or Backoff()
         self.stop_requested = threading.Event()
         # Set by a stop or a request, so a retry delay (no microphone) still serves typed commands at once.
@@ -234,7 +235,12 @@ class Daemon:
             try:
                 tap(chunk)
             except Exception:
-                log.exception("daemon: chunk tap %r failed", tap)
+                # A tap runs on every chunk (~33 a second): one traceback per broken tap, then quiet counts.
+                failures = self._tap_failures[tap] = self._tap_failures.get(tap, 0) + 1
+                if failures == 1:
+                    log.exception("daemon: chunk tap %r failed; later failures are only counted", tap)
+                else:
+                    log.debug("daemon: chunk tap %r failed (%d times)", tap, failures)
         self._serve_requests()
         self._housekeeping()
 
