@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from edge.integrations.web.feed import LiveFeed
 from edge.integrations.web.layout import page_setup
 from edge.runtime.assembly import Runtime, build_runtime
 from edge.runtime.daemon import Daemon
+from edge.runtime.pipeline import State
 from edge.runtime.status import DaemonStats
 from edge.speech.audio import AudioChunk, WavSource
 
@@ -33,9 +33,7 @@ def factory() -> Iterator[MockFactory]:
 
 @pytest.fixture(scope="module")
 def runtime(factory: MockFactory) -> Iterator[Runtime]:
-    config = load_config(SHIPPED_CONFIG, board_override="sim")
-    config = dataclasses.replace(config, asr=dataclasses.replace(config.asr, engine="pocketsphinx"))
-    runtime = build_runtime(config, pin_factory=factory)
+    runtime = build_runtime(load_config(SHIPPED_CONFIG, board_override="sim"), pin_factory=factory)
     yield runtime
     runtime.close()
 
@@ -112,3 +110,24 @@ def test_the_page_setup_puts_each_device_at_its_pin(runtime: Runtime) -> None:
         "living_room_light",
         "ceiling_fan",
     ]
+
+
+def test_watching_the_page_costs_whisper_no_extra_decode(runtime: Runtime) -> None:
+    """The meter shows Whisper's last decode; only the pipeline decides when to decode again."""
+    pipeline = runtime.pipeline
+    recognizer: Any = pipeline.recognizer
+    assert recognizer.engine == "whisper"  # the shipped config's recognizer
+    feed = LiveFeed([].append, pipeline, runtime.understanding, runtime.bank, DaemonStats())
+    try:
+        pipeline.state = State.COMMAND
+        recognizer.start()
+        for chunk in WavSource(CLIP, chunk_ms=30).chunks():
+            recognizer.process(chunk)
+        decode_ms = recognizer.last_decode_ms
+        assert feed.meter()["partial"] == ""
+        assert recognizer.last_decode_ms == decode_ms  # the page did not decode
+        heard = recognizer.partial()  # the pipeline's own call decodes
+        assert "kitchen" in heard
+        assert feed.meter()["partial"] == heard
+    finally:
+        pipeline.reset()

@@ -231,6 +231,11 @@ class WhisperRecognizer:
             self._partial_bytes = len(self._pcm)
         return self._partial
 
+    @property
+    def last_partial(self) -> str:
+        """The words of the last decode, without decoding again: what a display may show for free."""
+        return self._partial
+
     def finish(self) -> str:
         """End the command and return its text, reusing the last partial decode when only a pause followed."""
         step_bytes = PARTIAL_STEP_MS * SAMPLE_RATE_HZ // 1000 * 2

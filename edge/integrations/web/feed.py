@@ -125,7 +125,13 @@ class LiveFeed:
     def _partial(self) -> str | None:
         if self._state() != "command":
             return None
-        partial = getattr(self.pipeline.recognizer, "partial", None)
+        recognizer = self.pipeline.recognizer
+        # Whisper decodes in partial(): the view shows its last decode rather than paying for another one,
+        # so watching the page never adds recognition work to the voice path.
+        cached = getattr(recognizer, "last_partial", None)
+        if isinstance(cached, str):
+            return cached
+        partial = getattr(recognizer, "partial", None)
         if not callable(partial):
             return None
         try:
