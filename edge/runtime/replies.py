@@ -60,7 +60,14 @@ def _action_reply(event: ActionResult) -> str:
 def _not_understood_reply(reason: str) -> str:
     text = reason.strip().lower()
     if text.startswith("there is no "):
-        return text
+        # "there is no garage light; i have: kitchen light, ..." is said as two sentences.
+        return text.replace("; i have:", ". I have:")
+    # Imported here: edge.config reads the voice section through this package, and the understanding
+    # package imports edge.config.
+    from edge.understanding.unsupported import REASONS
+
+    if reason.strip() in REASONS.values():
+        return reason.strip()  # a request edge cannot do: "I can't change colours"
     missing = _MISSING_DEVICE.match(text)
     if missing:
         return f"there is no {missing['room']} {missing['what']}"
