@@ -37,7 +37,7 @@ def free_port() -> int:
 class Mosquitto:
     """One broker process; ``start``/``stop`` can be repeated on the same port (a broker restart)."""
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None, *, log_publishes: bool = False) -> None:
         binary = find_mosquitto()
         if binary is None:
             raise RuntimeError("mosquitto is not installed (apt-get install mosquitto mosquitto-clients)")
@@ -51,18 +51,22 @@ class Mosquitto:
         subprocess.run(
             ["mosquitto_passwd", "-b", str(passwd), USERNAME, PASSWORD], check=True, capture_output=True
         )
-        self.config_file = directory / "mosquitto.conf"
-        self.config_file.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous false\n"
-            f"password_file {passwd}\n"
-            "persistence false\n"
-            "max_queued_messages 10000\n"
-            "log_dest stderr\n"
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous false",
+            f"password_file {passwd}",
+            "persistence false",
+            "max_queued_messages 10000",
+            "log_dest stderr",
             # Started as root, mosquitto would switch to user 'mosquitto', who cannot read this directory.
-            f"user {pwd.getpwuid(os.getuid()).pw_name}\n",
-            encoding="utf-8",
-        )
+            f"user {pwd.getpwuid(os.getuid()).pw_name}",
+        ]
+        if log_publishes:
+            # Every PUBLISH the broker receives, for tests that must show a message reached the broker whether
+            # or not a subscriber happened to be connected at that moment.
+            lines.append("log_type all")
+        self.config_file = directory / "mosquitto.conf"
+        self.config_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
         self.log_path = directory / "mosquitto.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -82,6 +86,12 @@ class Mosquitto:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"mosquitto did not listen on port {self.port} within {timeout_s} s")
+
+    def publishes(self, client_id: str, topic: str) -> int:
+        """How many PUBLISHes on ``topic`` the broker's log shows from ``client_id`` (needs log_publishes)."""
+        sender = f"Received PUBLISH from {client_id} "
+        log_text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        return sum(sender in line and f"'{topic}'" in line for line in log_text.splitlines())
 
     def stop(self) -> None:
         """Stop the broker (its retained messages go with it: persistence is off)."""

@@ -30,7 +30,7 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     require_mosquitto()
     directory = tmp_path / "broker"
     directory.mkdir()
-    mosquitto = Mosquitto(directory).start()
+    mosquitto = Mosquitto(directory, log_publishes=True).start()
     yield mosquitto
     mosquitto.stop()
 

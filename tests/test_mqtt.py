@@ -202,6 +202,9 @@ def test_a_broker_restart_loses_nothing_the_pipeline_did_and_states_are_republis
     watcher.wait_json(f"{BASE}/kitchen_light/state", lambda s: s.get("brightness") == 70)
     broker.stop()  # persistence is off: every retained message is gone with it
     watcher.forget()
+    assert live_edge.config.mqtt is not None
+    client_id, events_topic = live_edge.config.mqtt.client_id, f"{BASE}/events"
+    events_before = broker.publishes(client_id, events_topic)
     # While the broker is down the pipeline goes on: a request runs and its event is queued, not blocked.
     done = threading.Event()
     assert live_edge.daemon.submit(lambda: (done.set(), [Detection(0, "hey_jarvis", 0.9)])[1])
@@ -214,8 +217,11 @@ def test_a_broker_restart_loses_nothing_the_pipeline_did_and_states_are_republis
     watcher.wait_for(lambda: "homeassistant/light/edge_pi01/kitchen_light/config" in watcher.retained)
     summary = watcher.wait_json(f"{BASE}/summary", lambda s: s["wake_count"] == 1)
     assert summary["devices"]["kitchen_light"] == {"on": True, "level_percent": 70}
-    wake = watcher.wait_for(lambda: [p for t, p, _ in watcher.messages if t == f"{BASE}/events"])
-    assert json.loads(wake[0])["type"] == "wake"  # queued while the broker was down, sent after
+    # Queued while the broker was down, sent after. Events are not retained, so the watcher sees the wake only
+    # if it resubscribed before the bridge reconnected; the broker's own log shows it arrived either way.
+    watcher.wait_for(lambda: broker.publishes(client_id, events_topic) > events_before)
+    seen = [json.loads(p)["type"] for t, p, _ in watcher.messages if t == events_topic]
+    assert seen in ([], ["wake"])
 
 
 def test_a_wrong_password_gives_one_clear_line_and_keeps_retrying(
