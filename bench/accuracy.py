@@ -67,11 +67,16 @@ def evaluate(wake_engine: str, asr_engine: str, asr_mode: str, clips: list[Clip]
 
 
 def run(quick: bool, vosk_model_present: bool) -> dict[str, Any]:
-    """Side by side: PocketSphinx grammar vs free-form, micro vs pocketsphinx wake, Vosk where present."""
+    """Side by side: Whisper, PocketSphinx grammar vs free-form, micro vs pocketsphinx wake, Vosk where present."""
     clips = load_clips()
     if quick:
         clips = clips[::3]
-    setups = [("micro", "pocketsphinx", "grammar"), ("micro", "pocketsphinx", "free")]
+    # The shipped recognizer (Whisper, free-form by nature) first, then PocketSphinx's grammar and free modes.
+    setups = [
+        ("micro", "whisper", "free"),
+        ("micro", "pocketsphinx", "grammar"),
+        ("micro", "pocketsphinx", "free"),
+    ]
     if not quick:
         setups.append(("pocketsphinx", "pocketsphinx", "grammar"))
     if vosk_model_present:
