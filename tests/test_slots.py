@@ -9,6 +9,7 @@ import pytest
 from edge.config import Config, DeviceConfig
 from edge.understanding.numbers import parse_number, spoken
 from edge.understanding.slots import SlotParser
+from edge.understanding.targets import TargetFinder, Targets
 
 
 @pytest.fixture
@@ -187,3 +188,17 @@ def test_spoken_numbers_round_trip() -> None:
         assert parse_number(words, 0) == (number, len(words))
     assert parse_number(["to"], 0) is None
     assert parse_number(["to"], 0, soundalikes=True) == (2, 1)
+
+
+def test_a_room_followed_by_an_unknown_noun_switches_nothing_in_that_room(shipped_config) -> None:
+    """Whisper heard "the living room lane" for "lamp": the living room's fan must not come on."""
+    finder = TargetFinder(shipped_config.devices, shipped_config.intent.default_devices)
+
+    def find(text: str, kind: str) -> Targets:
+        return finder.find(text.split(), kind)
+
+    found = find("turn on the living room lane", "fan")
+    assert not found.devices
+    assert found.problem is not None and found.problem.startswith("there is no living room lane; I have:")
+    assert find("turn on the living room lamp", "light").devices == ("living_room_light",)
+    assert find("turn the kitchen light on too", "light").devices == ("kitchen_light",)

@@ -41,6 +41,13 @@ _PLACE_NOUNS = frozenset(
     {"room", "rooms", "area", "areas", "floor", "morning", "evening", "night", "afternoon"}
 )
 _HERE = frozenset({"here", "this"})
+# Words that may follow a room without naming a device there ("the kitchen too", "the bedroom to low").
+_FOLLOWER_WORDS = (
+    "too also again as well then first please thanks low medium high max maximum minimum half full "
+    "one two three four five six seven eight nine ten twenty thirty forty fifty sixty seventy eighty "
+    "ninety hundred"
+)
+_FOLLOWERS = frozenset(_FOLLOWER_WORDS.split())
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,10 @@ class TargetFinder:
             return Targets(tuple(_unique([d.name for d in weak])), "named")
         everything = bool(_EVERYTHING & set(rest)) and any_kind
         pool = [d for d in self.devices if everything or kind in (None, d.kind)]
+        stranger = self._noun_after_room(words) if rooms and not _kind_of(words) else None
+        if stranger:
+            # "the living room lane" (a misheard "lamp") names no device here: never guess one from the room.
+            return Targets(problem=self._missing(stranger, None).replace(" device;", ";", 1))
         if rooms:
             pool = [d for d in pool if d.room in rooms]
             if not pool:
@@ -129,6 +140,17 @@ class TargetFinder:
                 rest.append(words[i])
                 i += 1
         return _unique(found), rest
+
+    def _noun_after_room(self, words: list[str]) -> str | None:
+        """ "living room lane": a configured room followed by a word that is no filler, number or level."""
+        for i in range(len(words)):
+            room = next((r for r in self._rooms if tuple(words[i : i + len(r)]) == r), None)
+            after = i + len(room) if room else len(words)
+            if room and after < len(words):
+                word = words[after]
+                if word not in _FILLER and word not in _FOLLOWERS and not word.isdigit():
+                    return f"{' '.join(room)} {word}"
+        return None
 
     def _room_kind(self, words: list[str]) -> list[DeviceConfig]:
         """Devices named as room + kind word ("bedroom lamp", "living room fan")."""
