@@ -3,6 +3,7 @@ Mosquitto, a second edge's bridge on the same broker, and the page in Debian's c
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +33,8 @@ from .test_web_view import (
 )
 
 TOKEN = "classroom-7f3a9c"
-LEAD_SCREENSHOT = Path("/work/fleet-screenshot.png")
+# Set EDGE_SCREENSHOT_DIR to keep a copy of the page as the test saw it (for a person to look at).
+SCREENSHOT_COPY = "fleet-screenshot.png"
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()),
@@ -148,8 +150,8 @@ def test_the_fleet_page_lists_this_edge_and_another_one_live(
     screenshot = tmp_path / "fleet.png"
     browser.save_screenshot(str(screenshot))
     assert screenshot.stat().st_size > 10_000
-    if LEAD_SCREENSHOT.parent.is_dir():
-        shutil.copyfile(screenshot, LEAD_SCREENSHOT)
+    if os.environ.get("EDGE_SCREENSHOT_DIR"):
+        shutil.copyfile(screenshot, Path(os.environ["EDGE_SCREENSHOT_DIR"]) / SCREENSHOT_COPY)
     log = daemon["log"].read_text()
     assert "mqtt: fleet view follows edge/+" in log and "Traceback" not in log
 
