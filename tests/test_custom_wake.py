@@ -13,6 +13,7 @@ import yaml
 from edge.cli import main
 from edge.config import WakeConfig
 from edge.errors import EXIT_CONFIG, EXIT_USAGE
+from edge.speech.audio import read_wav
 from edge.speech.custom_wake import CustomWakeDetector
 from edge.speech.wake import wake_from_config
 from edge.speech.wake_evaluation import detects, held_back_positives, pad
@@ -181,3 +182,69 @@ def test_negative_stream_windows_do_not_depend_on_the_thread_count() -> None:
     one = stream_windows(audio, 8, 1)
     assert len(one) == 6 * 16000 // 1280 - 7
     np.testing.assert_array_equal(one, stream_windows(audio, 8, 3))
+
+
+def test_wake_test_reports_the_head_and_the_whisper_check(tiny_model: Path) -> None:
+    import json
+
+    result = subprocess.run(
+        edge_command("wake", "test", str(tiny_model), "--clips", "4", "--hours", "0.01", "--json"),
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["phrase"] == PHRASE and summary["verify"] is True and summary["held_back_clips"] == 4
+    # Whisper can only take wakes away, never add them.
+    assert summary["miss_rate"] >= summary["head_miss_rate"]
+    assert summary["false_wakes_per_hour"] <= summary["head_false_wakes_per_hour"]
+    assert 0.0 <= summary["head_miss_rate"] <= 1.0 and summary["negative_hours"] > 0
+
+
+def _spoken(command: list[str], text: str, out: Path) -> np.ndarray:
+    """``text`` said by a synthesizer command line, trimmed to the speech."""
+    subprocess.run(
+        [*command, text] if command[0] != "flite" else [*command, "-t", text, "-o", str(out)], check=True
+    )
+    audio = read_wav(out).astype(np.float32)
+    loud = np.flatnonzero(np.abs(audio) > 300)
+    return audio[loud[0] : loud[-1] + 1]
+
+
+@pytest.mark.parametrize(
+    "voice",
+    [["espeak-ng", "-v", "en-us", "-w"], ["espeak-ng", "-v", "en-gb+m3", "-w"], ["flite", "-voice", "slt"]],
+    ids=["espeak-us", "espeak-gb-m3", "flite-slt"],
+)
+def test_a_command_said_in_one_breath_keeps_its_first_words(
+    tiny_model: Path, tmp_path: Path, voice: list[str]
+) -> None:
+    """The custom engine decides 8 hops at a time; the pipeline replays what came after the deciding frame."""
+    from dataclasses import replace
+
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    from edge.config import load_config
+    from edge.events import ActionResult, Detection, Transcript
+    from edge.runtime.assembly import build_runtime
+    from edge.speech.audio import chunk_samples
+
+    command = voice if voice[0] == "flite" else [*voice, str(tmp_path / "said.wav")]
+    phrase = _spoken(command, PHRASE, tmp_path / "said.wav")
+    words = _spoken(command, "turn on the kitchen light", tmp_path / "said.wav")
+    breath = np.zeros(800, dtype=np.float32)  # 50 ms: no pause a wake-then-listen design could wait for
+    audio = pad(np.concatenate([phrase, breath, words]).astype(np.int16), np.random.default_rng(0))
+    audio = np.concatenate([audio, np.zeros(16000 * 3, dtype=np.int16)])
+    config = load_config(SHIPPED_CONFIG, board_override="sim")
+    wake = replace(config.wake, engine="custom", model=tiny_model, phrases=(PHRASE,), verify=False)
+    runtime = build_runtime(replace(config, wake=wake), pin_factory=MockFactory(pin_class=MockPWMPin))
+    try:
+        events = [event for chunk in chunk_samples(audio, 30) for event in runtime.pipeline.feed(chunk)]
+    finally:
+        runtime.close()
+    assert any(isinstance(event, Detection) for event in events), events
+    texts = [event.text for event in events if isinstance(event, Transcript)]
+    assert texts and texts[0].startswith("turn on"), texts
+    assert any(isinstance(event, ActionResult) and event.device == "kitchen_light" for event in events)

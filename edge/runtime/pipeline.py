@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 # Audio kept while listening and handed to the endpointer when the wake fires: enough for its voice activity
 # detector to know whether someone is still speaking at the wake decision.
 HISTORY_MS = 480
+# A detector that decides on batches of frames (the custom engine: up to 8 hops of 80 ms) says how late its
+# decision came; that much more audio is kept so the command that began meanwhile can be replayed.
+MAX_DECISION_LAG_MS = 1000
 
 
 class Recognizer(Protocol):
@@ -147,9 +150,20 @@ class Pipeline:
         log.info("wake: %s score=%.2f", detection.name, detection.score)
         self.state = State.COMMAND
         self.recognizer.start()
-        self.endpointer.begin(list(self._recent))
+        history = list(self._recent)
         self._recent.clear()
-        return [detection]
+        # Audio heard after the frame that decided: handled as if it came after an on-time wake.
+        lag_ms = min(getattr(self.wake, "decision_lag_ms", 0), MAX_DECISION_LAG_MS)
+        late = round(lag_ms / chunk.duration_ms) if chunk.duration_ms else 0
+        late = min(late, len(history))
+        on_time = history[: len(history) - late]
+        self.endpointer.begin(on_time[-(HISTORY_MS // max(round(chunk.duration_ms), 1) + 1) :])
+        events: list[Event] = [detection]
+        for replayed in history[len(history) - late :]:
+            if self.state is not State.COMMAND:
+                break
+            events.extend(self._command(replayed))
+        return events
 
     def _command(self, chunk: AudioChunk) -> list[Event]:
         try:
@@ -224,5 +238,5 @@ class Pipeline:
 
     def _remember(self, chunk: AudioChunk) -> None:
         self._recent.append(chunk)
-        while len(self._recent) * chunk.duration_ms > HISTORY_MS + chunk.duration_ms:
+        while len(self._recent) * chunk.duration_ms > HISTORY_MS + MAX_DECISION_LAG_MS + chunk.duration_ms:
             self._recent.popleft()

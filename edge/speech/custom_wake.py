@@ -20,7 +20,7 @@ import numpy as np
 from edge.errors import ModelError
 from edge.events import Detection
 from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk
-from edge.speech.wake_features import EMBEDDING_SIZE, EmbeddingStream
+from edge.speech.wake_features import EMBEDDING_SIZE, HOP_SAMPLES, EmbeddingStream
 from edge.speech.wake_verify import VERIFY_SECONDS, PhraseVerifier, Verdict
 from edge.tflite_model import read_tflite
 
@@ -92,9 +92,10 @@ class CustomWakeDetector:
         self._embeddings: deque[np.ndarray] = deque(maxlen=self.window)
         self._over = 0
         self.verifier = PhraseVerifier(self.phrase, whisper_model) if verify else None
+        self.decision_lag_ms = 0  # audio heard after the frame that decided the last wake (batched frames)
         self.candidates = 0  # head wakes so far, accepted or not
         self.refused = 0  # head wakes the verifier did not hear as the phrase
-        self._recent = np.zeros(0, dtype=np.int16)  # the last VERIFY_SECONDS of audio, for the verifier
+        self._recent = np.zeros(0, dtype=np.int16)  # the latest audio, for the verifier
         log.debug("wake: custom %s threshold %.3f window %d", self.name, self.threshold, self.window)
 
     def score(self, embedding: np.ndarray) -> float | None:
@@ -110,7 +111,8 @@ class CustomWakeDetector:
         """Feed one chunk; a Detection when enough consecutive frames pass the threshold (and Whisper agrees)."""
         samples = chunk.samples()
         if self.verifier is not None:
-            keep = int(VERIFY_SECONDS * SAMPLE_RATE_HZ)
+            # The verifier's seconds plus the frames a batch may still hold back.
+            keep = int(VERIFY_SECONDS * SAMPLE_RATE_HZ) + (STREAM_HOPS + 2) * HOP_SAMPLES
             self._recent = np.concatenate([self._recent, samples])[-keep:]
         skipped = self._features.skipped_hops
         for embedding in self._features.process(samples):
@@ -123,7 +125,11 @@ class CustomWakeDetector:
             self._over = self._over + 1 if score > self.threshold else 0
             if self._over >= self.trigger_frames:
                 self._over = 0
-                if self.verify(self._recent).accepted:
+                features = self._features
+                late_samples = features.samples_seen - (features.last_hop + 1) * HOP_SAMPLES
+                heard = self._recent[: max(len(self._recent) - late_samples, 0)]
+                if self.verify(heard[-int(VERIFY_SECONDS * SAMPLE_RATE_HZ) :]).accepted:
+                    self.decision_lag_ms = round(late_samples * 1000 / SAMPLE_RATE_HZ)
                     return Detection(chunk.timestamp_ms + round(chunk.duration_ms), self.name, score)
         return None
 
@@ -151,6 +157,7 @@ class CustomWakeDetector:
         self._embeddings.clear()
         self._over = 0
         self.last_score = 0.0
+        self.decision_lag_ms = 0
         self._recent = np.zeros(0, dtype=np.int16)
 
     def close(self) -> None:

@@ -110,6 +110,11 @@ class EmbeddingStream:
         self._levels_db = np.zeros(0)  # dBFS of the last FLOOR_HOPS hops
         self._quiet_hops = 0
         self._skipping = 0  # hops skipped since the last embedding
+        self.samples_seen = 0  # int16 samples fed since the reset
+        self.hops_done = 0  # whole hops turned into mels since the reset
+        self.last_hop = (
+            -1
+        )  # the hop whose embedding was yielded last (its audio ends at (last_hop + 1) * HOP)
 
     def _mels(self, audio: np.ndarray) -> np.ndarray:
         mels = self._mel(audio.reshape(1, -1)).reshape(-1, MEL_BINS)
@@ -139,9 +144,11 @@ class EmbeddingStream:
     def process(self, pcm: np.ndarray) -> Iterator[np.ndarray]:
         """Feed int16 samples; yield embeddings every ``hops_per_step`` hops (none while skipping quiet)."""
         self._pending = np.concatenate([self._pending, pcm.astype(np.float32)])
+        self.samples_seen += len(pcm)
         step = self.hops_per_step * HOP_SAMPLES
         while len(self._pending) >= step:
             hops, self._pending = self._pending[:step], self._pending[step:]
+            self.hops_done += self.hops_per_step
             count = self.hops_per_step
             if self.lookback:
                 self._quiet_hops = self._quiet_hops + count if self._quiet(hops) else 0
@@ -152,7 +159,9 @@ class EmbeddingStream:
                     continue
                 count += min(self._skipping, self.lookback)
                 self._skipping = 0
-            yield from self._step(hops, count)
+            for index, embedding in enumerate(self._step(hops, count)):
+                self.last_hop = self.hops_done - count + index
+                yield embedding
 
     def embed(self, samples: np.ndarray, frames: Iterable[int] | None = None) -> np.ndarray:
         """Embeddings (frames x 96) of a whole int16 recording from silence; only ``frames`` if given.
