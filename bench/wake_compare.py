@@ -90,11 +90,13 @@ class CustomHead:
         detector = self.detector
         detector.reset()
         keep = int(VERIFY_SECONDS * 16000)
+        # Every window scored in one pass; the 2 s skipped after a wake outlasts the head's window, so the
+        # window restart the detector's reset() causes changes nothing here.
+        scores = detector.scores(list(embeddings))
         wakes, over, skip_until = [], 0, -1
-        for index, embedding in enumerate(embeddings):
+        for index, score in enumerate(scores):
             if index < skip_until:
                 continue
-            score = detector.score(embedding)
             over = over + 1 if score is not None and score > detector.threshold else 0
             if over < detector.trigger_frames:
                 continue
@@ -106,7 +108,6 @@ class CustomHead:
             if accepted:
                 wakes.append(index)
                 skip_until = index + REFRACTORY_FRAMES
-                detector.reset()
         return wakes
 
 

@@ -48,8 +48,14 @@ def measure_engine(
 ) -> dict[str, Any]:
     """Feed ``seconds`` of negative audio and every positive fixture through one wake engine."""
     config = bench_config()
+    # A custom model runs as the config runs it: with Whisper checking each head wake (wake.verify: true).
     wake_config = dataclasses.replace(
-        config.wake, engine=engine, vosk_model=vosk_model, phrases=phrases, model=model
+        config.wake,
+        engine=engine,
+        vosk_model=vosk_model,
+        phrases=phrases,
+        model=model,
+        verify=model is not None,
     )
     chunk_ms = config.audio.chunk_ms
     detector = wake_from_config(wake_config)

@@ -33,8 +33,11 @@ GREETINGS = frozenset({"hey", "hi", "hello", "okay", "ok", "yo", "oi"})
 
 
 def letters(text: str) -> str:
-    """Only the letters of ``text``, lower case: what two spellings of a phrase are compared on."""
-    return re.sub(r"[^a-z]", "", text.lower())
+    """The letters and apostrophes of ``text``, lower case: what two spellings of a phrase are compared on.
+
+    Apostrophes stay: "alexa's" (Whisper's "a lexus" when told to expect Alexa) is another word.
+    """
+    return re.sub(r"[^a-z']", "", text.lower())
 
 
 def edit_distance(a: str, b: str) -> int:
