@@ -1,10 +1,11 @@
-"""openWakeWord's speech embeddings, computed by the real TFLite interpreter, one per 80 ms of audio.
+"""openWakeWord's speech embeddings, one per 80 ms of audio, computed cheaply enough to run all day.
 
 pyopen-wakeword ships the two feature models (a melspectrogram and a speech embedding network trained by
-Google on a large speech corpus). This module runs them with ai-edge-litert on one thread, framed exactly as
-pyopen-wakeword's ``OpenWakeWordFeatures`` frames them (1760 samples per mel call, 1280-sample hop, mels
-scaled by ``x / 10 + 2``, 76 mel frames per embedding). Training and detection share this one code path,
-so the head is trained on the very numbers it sees at run time.
+Google on a large speech corpus). The numbers are those of pyopen-wakeword's ``OpenWakeWordFeatures`` fed
+hop by hop (1760 samples per mel frame set, 1280-sample hop, mels scaled by ``x / 10 + 2``, 76 mel frames
+per embedding), but computed in batches: the mels with numpy's FFT from the mel model's own constants, and
+the embeddings by the real TFLite interpreter (ai-edge-litert, one thread) several hops per call. Training
+and detection share this one code path, so the head is trained on the very numbers it sees at run time.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class MelFrontend:
     """openWakeWord's melspectrogram model, computed with numpy's FFT from the model's own constants.
 
     The model computes its STFT as two 512-tap convolutions (a DFT written out as weights): numpy's FFT
-    gives the same numbers (to ~1e-5 dB) at a fraction of the cost once several hops are batched. Its
+    gives the same numbers (to ~1e-5 dB) for about a third of the cost of hop-by-hop model calls. Its
     last step floors every value 80 dB under the loudest of the call; that floor is applied here per
     1760-sample hop, as in a hop-by-hop stream, so batching never changes a frame. The constants are read
     from the bundled model and the result is checked against the model itself when the frontend is made.
@@ -160,9 +161,7 @@ class EmbeddingStream:
         self._skipping = 0  # hops skipped since the last embedding
         self.samples_seen = 0  # int16 samples fed since the reset
         self.hops_done = 0  # whole hops turned into mels since the reset
-        self.last_hop = (
-            -1
-        )  # the hop whose embedding was yielded last (its audio ends at (last_hop + 1) * HOP)
+        self.last_hop = -1  # the hop of the last embedding yielded; its audio ends at (last_hop + 1) * HOP
 
     def _mels(self, audio: np.ndarray) -> np.ndarray:
         mels = self._mel(audio)
