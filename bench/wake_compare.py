@@ -27,7 +27,7 @@ import numpy as np
 
 from bench.negative_stream import negative_stream
 from edge.speech.audio import chunk_samples, read_wav
-from edge.speech.custom_wake import CustomWakeDetector
+from edge.speech.custom_wake import VERIFY_TAIL_HOPS, CustomWakeDetector
 from edge.speech.wake import MicroWakeDetector
 from edge.speech.wake_evaluation import pad
 from edge.speech.wake_features import HOP_SAMPLES, EmbeddingStream
@@ -101,7 +101,8 @@ class CustomHead:
             if over < detector.trigger_frames:
                 continue
             over = 0
-            end = (index + 1) * HOP_SAMPLES  # embedding ``index`` has heard the audio up to here
+            # Embedding ``index`` has heard the audio up to its hop's end; Whisper gets the detector's tail too.
+            end = min((index + 1 + VERIFY_TAIL_HOPS) * HOP_SAMPLES, len(audio))
             started = time.process_time()
             accepted = detector.verify(audio[max(end - keep, 0) : end]).accepted
             self.verify_cpu_s += time.process_time() - started

