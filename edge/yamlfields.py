@@ -171,3 +171,37 @@ def _range(low: float | None, high: float | None) -> str:
     if high is not None:
         return f" of at most {high}"
     return ""
+
+
+def _optional_path(
+    section: Section, key: str, base_dir: Path, *, directory: bool, hint: str = ""
+) -> Path | None:
+    value = section.string(key, None)
+    if value is None:
+        return None
+    path = base_dir / Path(value).expanduser()
+    if not (path.is_dir() if directory else path.is_file()):
+        section.fail(key, f"{'directory' if directory else 'file'} not found: {path}{hint}")
+    return path.resolve()
+
+
+def optional_file(section: Section, key: str, base_dir: Path) -> Path | None:
+    """The file ``key`` names (relative to ``base_dir``), None when unset; refused when it does not exist."""
+    return _optional_path(section, key, base_dir, directory=False)
+
+
+def existing_file(section: Section, key: str, base_dir: Path, default: Path) -> Path:
+    """The file ``key`` names, or ``default`` when unset; refused when it does not exist."""
+    path = optional_file(section, key, base_dir)
+    if path is not None:
+        return path
+    if not default.is_file():
+        section.fail(key, f"file not found: {default}")
+    return default.resolve()
+
+
+def optional_dir(section: Section, key: str, base_dir: Path, model: str = "vosk-small-en") -> Path | None:
+    """The model directory ``key`` names, None when unset; refused, naming the fetch command, when absent."""
+    return _optional_path(
+        section, key, base_dir, directory=True, hint=f" (get a model with `edge models fetch {model}`)"
+    )

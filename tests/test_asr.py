@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from edge.config import AsrConfig
 from edge.errors import ModelError
 from edge.speech.asr import PhraseGrammar, PocketSphinxRecognizer, phrase_grammar, recognizer_from_config
 from edge.speech.audio import chunk_samples, read_wav
 from edge.speech.model_fetch import MODELS, fetch_model, installed_models
+from edge.speech.settings import AsrConfig
 
 from .support import edge_command, subprocess_env
 from .test_wake import CLIPS, FIXTURES

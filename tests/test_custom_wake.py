@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from edge.cli import main
-from edge.config import WakeConfig
 from edge.errors import EXIT_CONFIG, EXIT_USAGE
 from edge.speech.audio import read_wav
 from edge.speech.custom_wake import CustomWakeDetector
+from edge.speech.settings import WakeConfig
 from edge.speech.wake import wake_from_config
 from edge.speech.wake_evaluation import detects, held_back_positives, pad
 from edge.speech.wake_synthesis import noise

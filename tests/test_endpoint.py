@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.config import EndpointConfig
 from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk, chunk_samples, read_wav
 from edge.speech.endpoint import LEAD_IN_MS, Endpointer, level_db
+from edge.speech.settings import EndpointConfig
 from edge.speech.vad import EnergyVad
 from edge.speech.wake import MicroWakeDetector
 

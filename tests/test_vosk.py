@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.config import AsrConfig, EndpointConfig, WakeConfig
 from edge.speech.asr import VoskRecognizer, is_vosk_model, load_vosk_model, recognizer_from_config
 from edge.speech.audio import chunk_samples, read_wav
 from edge.speech.endpoint import Endpointer
+from edge.speech.settings import AsrConfig, EndpointConfig, WakeConfig
 from edge.speech.wake import VoskWakeDetector, wake_from_config
 
 from .test_asr import Phrases

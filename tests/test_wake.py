@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import yaml
 
-from edge.config import WakeConfig
 from edge.errors import ConfigError
 from edge.events import Detection
 from edge.speech.audio import chunk_samples, read_wav
+from edge.speech.settings import WakeConfig
 from edge.speech.wake import MicroWakeDetector, PocketSphinxWakeDetector, WakeDetector, wake_from_config
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from edge.config import DEFAULT_VOSK_MODEL_DIRS, AsrConfig
 from edge.errors import BackendMissingError, ModelError
 from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk
+from edge.speech.settings import DEFAULT_VOSK_MODEL_DIRS, AsrConfig
 from edge.speech.whisper import WhisperRecognizer, find_whisper_model, whisper_available, whisper_recognizer
 
 log = logging.getLogger(__name__)

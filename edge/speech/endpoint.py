@@ -22,8 +22,8 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Literal
 
-from edge.config import EndpointConfig
 from edge.speech.audio import AudioChunk
+from edge.speech.settings import EndpointConfig
 from edge.speech.vad import VoiceActivity, level_db, vad_from_name
 
 __all__ = ["EndpointReason", "Endpointer", "level_db"]

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, TextIO
 
-from edge.config import DEFAULT_VOSK_MODEL_DIRS
 from edge.errors import ModelError
+from edge.speech.settings import DEFAULT_VOSK_MODEL_DIRS
 
 log = logging.getLogger(__name__)
 

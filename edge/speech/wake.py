@@ -17,11 +17,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from edge.config import WakeConfig
 from edge.errors import BackendMissingError, ConfigError
 from edge.events import Detection
 from edge.speech.asr import find_vosk_model, load_vosk_model, pocketsphinx_decoder
 from edge.speech.audio import AudioChunk
+from edge.speech.settings import WakeConfig
 from edge.speech.wake_models import SharedFeatureModels
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.config import DEFAULT_WHISPER_MODEL_DIRS
 from edge.errors import BackendMissingError, ModelError
 from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk
+from edge.speech.settings import DEFAULT_WHISPER_MODEL_DIRS
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.errors import ConfigError
-from edge.yamlfields import Section
+from edge.yamlfields import Section, optional_file
 
 DEFAULT_PORT = 1883
 DEFAULT_TLS_PORT = 8883
@@ -86,7 +86,7 @@ def read_mqtt(section: Section, base_dir: Path, hostname: str | None = None) -> 
     slug = hostname_slug(hostname)
     tls = _read_tls(section.section("tls"), base_dir) if section.has("tls") else None
     username = section.string("username", None)
-    password_file = _existing_file(section, "password_file", base_dir)
+    password_file = optional_file(section, "password_file", base_dir)
     if password_file is not None:
         if username is None:
             section.fail("password_file", "a password needs a username (add mqtt.username)")
@@ -112,11 +112,11 @@ def read_mqtt(section: Section, base_dir: Path, hostname: str | None = None) -> 
 
 
 def _read_tls(section: Section, base_dir: Path) -> TlsConfig:
-    ca_file = _existing_file(section, "ca_file", base_dir)
+    ca_file = optional_file(section, "ca_file", base_dir)
     if ca_file is None:
         section.fail("ca_file", "required key is missing (the CA certificate that signed the broker's)")
-    cert_file = _existing_file(section, "cert_file", base_dir)
-    key_file = _existing_file(section, "key_file", base_dir)
+    cert_file = optional_file(section, "cert_file", base_dir)
+    key_file = optional_file(section, "key_file", base_dir)
     if (cert_file is None) != (key_file is None):
         section.fail(
             "cert_file" if cert_file is None else "key_file",
@@ -131,16 +131,6 @@ def _read_tls(section: Section, base_dir: Path) -> TlsConfig:
         section.fail("(certificates)", f"cannot load: {err}")
     section.finish()
     return TlsConfig(ca_file, cert_file, key_file)
-
-
-def _existing_file(section: Section, key: str, base_dir: Path) -> Path | None:
-    value = section.string(key, None)
-    if value is None:
-        return None
-    path = base_dir / Path(value).expanduser()
-    if not path.is_file():
-        section.fail(key, f"file not found: {path}")
-    return path.resolve()
 
 
 def _topic(section: Section, key: str, default: str) -> str:
