@@ -3,8 +3,10 @@
 CPU seconds per second of audio are process CPU time spent inside ``WakeDetector.process``; false wakes are
 detections on a stream that never contains the wake phrase, counted as the pipeline would (the detector is
 reset after a wake and the refractory period skipped). The detection rate comes from the positive fixtures.
-Set EDGE_BENCH_CUSTOM_WAKE=FILE to add a row for a head from `edge wake train` (train "hey jarvis" for a
-detection rate on the same fixtures).
+Set EDGE_BENCH_CUSTOM_WAKE=FILE to add rows for a head from `edge wake train` (train "hey jarvis" for a
+detection rate on the same fixtures), run as the config runs it (Whisper checking each head wake) at the
+default wake.step_ms of 640 and the longest, 1280. Every engine also gets the CPU of a quiet room (a minute
+of steady hiss at about -60 dBFS), where the custom engine skips its embedding model.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from edge.speech.audio import chunk_samples, read_wav
 from edge.speech.wake import wake_from_config
 
 BLOCK_S = 60
+QUIET_S = 60
 
 
 def _stream_blocks(seconds: float, chunk_ms: int) -> Iterator[list[np.ndarray]]:
@@ -45,6 +48,7 @@ def measure_engine(
     vosk_model: Any = None,
     phrases: tuple[str, ...] = ("hey jarvis",),
     model: Any = None,
+    step_ms: int = 640,
 ) -> dict[str, Any]:
     """Feed ``seconds`` of negative audio and every positive fixture through one wake engine."""
     config = bench_config()
@@ -76,6 +80,13 @@ def measure_engine(
                     skip_until_ms = chunk.timestamp_ms + config.wake.refractory_ms
             cpu_s += time.process_time() - started
             audio_ms += len(chunks) * chunk_ms
+        detector.reset()
+        hiss = (np.random.default_rng(0).standard_normal(QUIET_S * 16000) * 30).astype(np.int16)
+        quiet = list(chunk_samples(hiss, chunk_ms))
+        started = time.process_time()
+        for chunk in quiet:
+            detector.process(chunk)
+        quiet_cpu_s = time.process_time() - started
         detected, positives = 0, 0
         for clip in load_clips():
             if not (clip.wake and clip.intent is not None):
@@ -90,8 +101,10 @@ def measure_engine(
     return {
         "engine": engine,
         "phrase": " + ".join(wake_config.phrases),
+        **({"step_ms": step_ms} if model is not None else {}),
         "audio_seconds": round(audio_ms / 1000, 1),
         "cpu_seconds_per_audio_second": round(cpu_s / (audio_ms / 1000), 5),
+        "quiet_room_cpu_seconds_per_audio_second": round(quiet_cpu_s / QUIET_S, 5),
         "false_wakes": false_wakes,
         "false_wakes_per_hour": round(false_wakes / hours, 2),
         "detection_rate": round(detected / positives, 4) if positives else None,
@@ -113,5 +126,6 @@ def run(quick: bool, vosk_wake_model: Any = None, custom_wake_model: Any = None)
     custom_wake_model = custom_wake_model or os.environ.get("EDGE_BENCH_CUSTOM_WAKE")
     if custom_wake_model:
         # A head from `edge wake train "hey jarvis"`, so its detection rate is on the same fixtures.
-        engines.append(measure_engine("custom", seconds, model=Path(custom_wake_model)))
+        for step_ms in (640, 1280):  # the default step, and the longest (least CPU, most wake delay)
+            engines.append(measure_engine("custom", seconds, model=Path(custom_wake_model), step_ms=step_ms))
     return {"negative_stream_seconds": seconds, "engines": engines}

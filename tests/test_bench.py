@@ -47,6 +47,7 @@ def test_always_on_cost_and_false_wakes_per_engine(results: dict[str, Any]) -> N
     for engine in engines.values():
         assert engine["audio_seconds"] >= 290
         assert 0 < engine["cpu_seconds_per_audio_second"] < 1  # faster than real time, and not free
+        assert 0 < engine["quiet_room_cpu_seconds_per_audio_second"] < 1
         assert engine["false_wakes_per_hour"] >= 0
         assert _fraction(engine["detection_rate"]) and engine["positive_clips"] > 0
 

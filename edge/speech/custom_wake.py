@@ -27,15 +27,6 @@ from edge.tflite_model import read_tflite
 log = logging.getLogger(__name__)
 
 MANIFEST_KIND = "edge-wake-head"
-# With Whisper checking every candidate the head may be less strict: its threshold drops from 0.5 to 0.3
-# (-0.85 in logit space). Chosen on synthetic data and cost alone: held-back voices are missed no more often
-# below 0.3 (about 1 in 120 for "alexa" at any threshold from 0.1 to 0.5), while every candidate costs a
-# Whisper decode (~100 ms here): at 0.3 an hour of the bench's speech gave ~30 candidates (~1 ms/s).
-VERIFIED_SHIFT = -0.85
-# ...and two frames over it make a candidate instead of three: on held-back synthetic voices that halves the
-# misses of several phrases (e.g. "hey edge" 8.3% -> 3.3%, "hey mycroft" 11.7% -> 3.3% of 60 clips), for
-# 10-140 candidates per hour of the bench's speech.
-VERIFIED_TRIGGER_FRAMES = 2
 VERIFY_TAIL_HOPS = 2  # Whisper also hears up to 160 ms after the deciding frame, when a batch holds it
 
 
@@ -87,11 +78,11 @@ class CustomWakeDetector:
         self.name = self.phrase.replace(" ", "_")
         self.window = int(manifest["window_embeddings"])
         self.trigger_frames = int(manifest.get("trigger_frames", 1))
-        if verify:
-            self.trigger_frames = min(self.trigger_frames, VERIFIED_TRIGGER_FRAMES)
         self.default_threshold = float(manifest["threshold"])
-        shift = 4.0 * (0.5 - sensitivity) + (VERIFIED_SHIFT if verify else 0.0)
-        self.threshold = shift_logit(self.default_threshold, shift)
+        # Whisper's check only removes wakes: the head keeps its trained threshold and trigger frames. Lower
+        # ones were measured (0.3, two frames): four times the candidates on the bench's speech, and no
+        # real clip more found.
+        self.threshold = shift_logit(self.default_threshold, 4.0 * (0.5 - sensitivity))
         self.last_score = 0.0
         # Several hops per model call (by default 8: up to 640 ms later than hop by hop, about a quarter of the
         # CPU), and the embedding model skipped in quiet stretches with enough kept back to fill the window.
