@@ -272,3 +272,24 @@ def test_step_ms_sets_how_many_frames_each_call_computes(tiny_model: Path) -> No
     detector = wake_from_config(config)
     assert isinstance(detector, CustomWakeDetector) and detector.step_hops == 16
     detector.close()
+
+
+def test_whisper_check_borrows_the_command_recognizers_model(tiny_model: Path) -> None:
+    from dataclasses import replace
+
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    from edge.config import load_config
+    from edge.runtime.assembly import build_runtime
+    from edge.speech.whisper import WhisperRecognizer
+
+    config = load_config(SHIPPED_CONFIG, board_override="sim")
+    wake = replace(config.wake, engine="custom", model=tiny_model, phrases=(PHRASE,), verify=True)
+    runtime = build_runtime(replace(config, wake=wake), pin_factory=MockFactory(pin_class=MockPWMPin))
+    try:
+        detector, recognizer = runtime.pipeline.wake, runtime.pipeline.recognizer
+        assert isinstance(detector, CustomWakeDetector) and isinstance(recognizer, WhisperRecognizer)
+        assert detector.verifier is not None
+        assert detector.verifier._whisper().model is recognizer.model  # one copy of Whisper in memory
+    finally:
+        runtime.close()

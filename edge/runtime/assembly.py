@@ -103,6 +103,19 @@ class Runtime:
             self.bank.close()
 
 
+def _share_whisper(wake: object, recognizer: object) -> None:
+    """Let a custom wake word's Whisper check use the command recognizer's model rather than a second copy."""
+    from edge.speech.whisper import WhisperRecognizer
+
+    verifier = getattr(wake, "verifier", None)
+    if (
+        verifier is not None
+        and isinstance(recognizer, WhisperRecognizer)
+        and verifier.share_model_of(recognizer)
+    ):
+        log.info("wake: Whisper's check shares the command recognizer's model")
+
+
 def build_runtime(
     config: Config, *, mock_gpio: bool = False, sounds: bool = False, pin_factory: Factory | None = None
 ) -> Runtime:
@@ -125,6 +138,7 @@ def build_runtime(
         )
         closers.append(recognizer.close)
         log.info("asr: %s", asr_reason)
+        _share_whisper(wake, recognizer)
         feedback = Feedback.from_config(config, pin_factory, sounds=sounds)
         closers.append(feedback.close)
         pipeline = Pipeline(

@@ -17,10 +17,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edge.errors import ModelError
+
+if TYPE_CHECKING:
+    from edge.speech.whisper import WhisperRecognizer
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +115,7 @@ class PhraseVerifier:
     """Whisper tiny.en on one thread, asked whether the phrase was just said."""
 
     def __init__(self, phrase: str, model_dir: Path | None = None) -> None:
-        from edge.speech.whisper import WhisperRecognizer, find_whisper_model
+        from edge.speech.whisper import find_whisper_model
 
         found = find_whisper_model(model_dir)
         if found is None:
@@ -120,18 +124,35 @@ class PhraseVerifier:
                 "whisper-tiny-en`), or set wake.verify: false"
             )
         self.phrase = phrase
-        # One thread: it runs on the audio thread's time between chunks, beside nothing else.
-        self._recognizer = WhisperRecognizer(found, threads=1)
+        self.model_dir = found
+        self._recognizer: WhisperRecognizer | None = None  # loaded at the first check, or borrowed
         vocabulary = (found / "vocabulary.txt").read_text(encoding="utf-8").split("\n")
         # Capitalised like a name with a full stop after it: how Whisper writes a wake word said alone.
         self._prompt = prompt_tokens(vocabulary, " " + phrase.title() + ".")
 
+    def share_model_of(self, recognizer: WhisperRecognizer) -> bool:
+        """Decode with the command recognizer's loaded model when it is the same one; True if shared."""
+        from edge.speech.whisper import WhisperRecognizer
+
+        if recognizer.model_dir.resolve() != self.model_dir.resolve():
+            return False
+        self._recognizer = WhisperRecognizer(self.model_dir, threads=1, shared_model=recognizer.model)
+        return True
+
+    def _whisper(self) -> WhisperRecognizer:
+        if self._recognizer is None:
+            from edge.speech.whisper import WhisperRecognizer
+
+            # One thread: it runs on the audio thread's time between chunks, beside nothing else.
+            self._recognizer = WhisperRecognizer(self.model_dir, threads=1)
+        return self._recognizer
+
     def check(self, samples: np.ndarray) -> Verdict:
         """Verdict on int16 ``samples`` that end where the head fired."""
-        heard = self._recognizer.transcribe(samples.astype("<i2").tobytes(), previous=self._prompt)
+        heard = self._whisper().transcribe(samples.astype("<i2").tobytes(), previous=self._prompt)
         return Verdict(spells_phrase(heard, self.phrase), heard)
 
     @property
     def last_decode_ms(self) -> float:
         """How long the last check took."""
-        return self._recognizer.last_decode_ms
+        return self._recognizer.last_decode_ms if self._recognizer is not None else 0.0

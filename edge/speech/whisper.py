@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -182,6 +183,7 @@ class WhisperRecognizer:
         threads: int = 2,
         lead_in: str = "",
         known_words: frozenset[str] = frozenset(),
+        shared_model: Any = None,
     ) -> None:
         try:
             import ctranslate2
@@ -196,7 +198,9 @@ class WhisperRecognizer:
         self.known_words = known_words  # empty: no vocabulary check
         self._ctranslate2 = ctranslate2
         try:
-            self._model = ctranslate2.models.Whisper(
+            # ``shared_model``: another recognizer's loaded model (the wake verifier borrows the command
+            # recognizer's; they never decode at the same time), which saves the ~70 MB of a second copy.
+            self.model = shared_model or ctranslate2.models.Whisper(
                 str(model_dir), device="cpu", compute_type="int8", intra_threads=threads
             )
         except (RuntimeError, ValueError) as err:
@@ -257,7 +261,7 @@ class WhisperRecognizer:
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
         window = max(len(samples) + PAD_MS * SAMPLE_RATE_HZ // 1000, MIN_WINDOW_MS * SAMPLE_RATE_HZ // 1000)
         features = log_mel(np.pad(samples, (0, window - len(samples))))
-        result = self._model.generate(
+        result = self.model.generate(
             self._ctranslate2.StorageView.from_array(features[None]),
             [[*([START_OF_PREVIOUS, *previous] if previous else []), START_OF_TRANSCRIPT, NO_TIMESTAMPS]],
             beam_size=1,
