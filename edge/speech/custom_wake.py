@@ -6,6 +6,11 @@ the head was trained for (a finished phrase scores high on four frames in a row;
 Sensitivity 0.5 keeps the trained threshold; 0 and 1 move it by 2 in logit space, as for micro models.
 With ``verify`` (the default in the config), a head wake is only a candidate: Whisper must hear the phrase in
 the last seconds of audio (``edge.speech.wake_verify``) before it becomes a Detection.
+
+The features are computed ``step_ms`` of audio at a time (640 ms by default, a quarter of the hop-by-hop
+CPU) and the embedding model rests in quiet rooms (``EmbeddingStream``). A wake can so come up to a step
+after its deciding frame: ``decision_lag_ms`` says how much audio followed that frame, and the pipeline
+replays it to the endpointer so a command said in the same breath keeps its first words.
 """
 
 from __future__ import annotations
