@@ -100,7 +100,8 @@ class CustomWakeDetector:
         self.decision_lag_ms = 0  # audio heard after the frame that decided the last wake (batched frames)
         self.candidates = 0  # head wakes so far, accepted or not
         self.refused = 0  # head wakes the verifier did not hear as the phrase
-        self._recent = np.zeros(0, dtype=np.int16)  # the latest audio, for the verifier
+        self._recent: deque[np.ndarray] = deque()  # the latest chunks, for the verifier
+        self._recent_samples = 0
         log.debug("wake: custom %s threshold %.3f window %d", self.name, self.threshold, self.window)
 
     def scores(self, embeddings: list[np.ndarray]) -> list[float | None]:
@@ -127,7 +128,10 @@ class CustomWakeDetector:
         if self.verifier is not None:
             # The verifier's seconds plus the frames a batch may still hold back.
             keep = int(VERIFY_SECONDS * SAMPLE_RATE_HZ) + (self.step_hops + 2) * HOP_SAMPLES
-            self._recent = np.concatenate([self._recent, samples])[-keep:]
+            self._recent.append(samples)
+            self._recent_samples += len(samples)
+            while self._recent_samples - len(self._recent[0]) >= keep:
+                self._recent_samples -= len(self._recent.popleft())
         features = self._features
         skipped = features.skipped_hops
         embeddings = list(features.process(samples))
@@ -147,7 +151,8 @@ class CustomWakeDetector:
             self._over = 0
             late_samples = features.samples_seen - (first_hop + offset + 1) * HOP_SAMPLES
             tail = min(late_samples, VERIFY_TAIL_HOPS * HOP_SAMPLES)
-            heard = self._recent[: max(len(self._recent) - late_samples + tail, 0)]
+            recent = np.concatenate(self._recent) if self._recent else np.zeros(0, dtype=np.int16)
+            heard = recent[: max(len(recent) - late_samples + tail, 0)]
             if self.verify(heard[-int(VERIFY_SECONDS * SAMPLE_RATE_HZ) :]).accepted:
                 self.decision_lag_ms = round(late_samples * 1000 / SAMPLE_RATE_HZ)
                 return Detection(chunk.timestamp_ms + round(chunk.duration_ms), self.name, score)
@@ -178,7 +183,8 @@ class CustomWakeDetector:
         self._over = 0
         self.last_score = 0.0
         self.decision_lag_ms = 0
-        self._recent = np.zeros(0, dtype=np.int16)
+        self._recent.clear()
+        self._recent_samples = 0
 
     def close(self) -> None:
         """Nothing to release: the interpreters go with the object."""
