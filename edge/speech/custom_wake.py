@@ -7,7 +7,7 @@ Sensitivity 0.5 keeps the trained threshold; 0 and 1 move it by 2 in logit space
 With ``verify`` (the default in the config), a head wake is only a candidate: Whisper must hear the phrase in
 the last seconds of audio (``edge.speech.wake_verify``) before it becomes a Detection.
 
-The features are computed ``step_ms`` of audio at a time (640 ms by default, a quarter of the hop-by-hop
+The features are computed ``step_ms`` of audio at a time (640 ms by default, well under half the hop-by-hop
 CPU) and the embedding model rests in quiet rooms (``EmbeddingStream``). A wake can so come up to a step
 after its deciding frame: ``decision_lag_ms`` says how much audio followed that frame, and the pipeline
 replays it to the endpointer so a command said in the same breath keeps its first words.
@@ -74,7 +74,7 @@ class CustomWakeDetector:
         sensitivity: float = 0.5,
         *,
         verify: bool = False,
-        step_ms: int = 8 * 80,
+        step_ms: int = 640,
         whisper_model: Path | None = None,
         source: str | None = None,
     ) -> None:
@@ -89,8 +89,8 @@ class CustomWakeDetector:
         # real clip more found.
         self.threshold = shift_logit(self.default_threshold, 4.0 * (0.5 - sensitivity))
         self.last_score = 0.0
-        # Several hops per model call (by default 8: up to 640 ms later than hop by hop, about a quarter of the
-        # CPU), and the embedding model skipped in quiet stretches with enough kept back to fill the window.
+        # Several hops per model call (by default 8: up to 640 ms later than hop by hop, for well under half
+        # the CPU), and the embedding model skipped in quiet stretches with enough kept back for the window.
         self.step_hops = max(step_ms // (HOP_SAMPLES * 1000 // SAMPLE_RATE_HZ), 1)
         self._features = EmbeddingStream(self.step_hops, lookback=self.window - 1)
         self._head = SizedModel(content=data)
