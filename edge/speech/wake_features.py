@@ -130,7 +130,7 @@ class EmbeddingStream:
 
     Both models are convolutional in time: the mel model turns 480 + 1280*k samples into 8*k mel frames and
     the embedding model turns 76 + 8*(k-1) mel frames into k embeddings, the same numbers k separate calls
-    give. One embedding call for k embeddings costs little more than one for one, since the 76-frame
+    give. One embedding call for k embeddings costs far less than k calls (8 cost about 2), since the 76-frame
     receptive field is shared, so the stream waits for ``hops_per_step`` hops and computes them together.
     Mels are those of a hop-by-hop stream however many hops are batched (see MelFrontend).
 
