@@ -114,7 +114,9 @@ def test_check_config_accepts_the_model_and_takes_its_phrase(
 ) -> None:
     path = _config_with_wake(tmp_path, {"engine": "custom", "model": str(tiny_model)})
     assert main(["check-config", "-c", str(path), "--board", "sim"]) == 0
-    assert "wake:    custom 'hey edge'" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "wake:    custom 'hey edge'" in out
+    assert "(step 640 ms, each wake confirmed by Whisper)" in out
 
 
 @pytest.mark.parametrize("damage", ["truncated", "flipped", "intent_model"])

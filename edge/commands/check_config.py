@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     phrases = " | ".join(map(repr, config.wake.phrases))
     print(f"  wake:    {config.wake.engine} {phrases} sensitivity={config.wake.sensitivity}")
     if config.wake.model is not None:
-        print(f"  wake model: {config.wake.model}")
+        check = "each wake confirmed by Whisper" if config.wake.verify else "no Whisper check"
+        print(f"  wake model: {config.wake.model} (step {config.wake.step_ms} ms, {check})")
     print(f"  asr:     {config.asr.engine} ({config.asr.mode})")
     for line in model_summary:
         print(f"  {line}")
