@@ -557,3 +557,17 @@ def test_the_shipped_completeness_rule_waits_longer_for_a_command_without_a_devi
         assert complete_after("") is None
     finally:
         runtime.close()
+
+
+def test_the_runtime_keeps_numpys_blas_on_one_thread(shipped_config, pin_factory) -> None:
+    """OpenBLAS threads spin for ~50 ms after each product: in an always-on daemon that is wasted CPU."""
+    from threadpoolctl import threadpool_info
+
+    from edge.runtime.assembly import build_runtime
+
+    runtime = build_runtime(shipped_config, pin_factory=pin_factory)
+    try:
+        blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+        assert blas and all(pool["num_threads"] == 1 for pool in blas), blas
+    finally:
+        runtime.close()

@@ -143,3 +143,28 @@ def test_a_quiet_room_costs_almost_no_embeddings() -> None:
     produced = len(_stream(room, stream))
     assert stream.skipped_hops > 0.9 * (len(room) // 1280)
     assert produced < 0.1 * (len(room) // 1280)
+
+
+def test_the_staged_network_gives_the_whole_models_numbers() -> None:
+    """Stages that keep their context, stepped 8 hops at a time, against the bundled model on each window."""
+    from edge.speech.embedding_stages import SizedModel
+    from edge.speech.wake_features import MelFrontend, feature_models_dir
+
+    audio = _speech_and_quiet(5)[: 1280 * 64]
+    streamed = _stream(audio, EmbeddingStream(8))
+    frontend = MelFrontend(feature_models_dir() / "melspectrogram.tflite")
+    silence = frontend(np.zeros(1760, dtype=np.float32))[-1]
+    mels = np.concatenate([np.tile(silence, (68, 1)), frontend(np.concatenate([np.zeros(480), audio]))])
+    mels = (mels / 10 + 2).astype(np.float32)
+    whole = SizedModel(feature_models_dir() / "embedding_model.tflite")
+    expected = [whole(mels[8 * hop : 8 * hop + 76].reshape(1, 76, 32, 1)).ravel() for hop in range(64)]
+    np.testing.assert_allclose(streamed, np.array(expected), atol=1e-4)
+
+
+def test_a_model_that_is_not_the_embedding_network_is_refused() -> None:
+    from edge.errors import ModelError
+    from edge.speech.embedding_stages import StagedEmbedding
+    from edge.speech.wake_features import feature_models_dir
+
+    with pytest.raises(ModelError, match=r"melspectrogram\.tflite: not the speech embedding model"):
+        StagedEmbedding(feature_models_dir() / "melspectrogram.tflite")

@@ -116,6 +116,19 @@ def _share_whisper(wake: object, recognizer: object) -> None:
         log.info("wake: Whisper's check shares the command recognizer's model")
 
 
+def one_blas_thread() -> None:
+    """Keep numpy's BLAS on one thread for the rest of the process: the daemon's, and the benchmarks'.
+
+    OpenBLAS starts a thread per core for any large enough matrix product (Whisper's log-mel is one), and
+    those threads then spin for about 50 ms. Measured on the bench's speech, that spinning cost more CPU
+    than the custom wake engine's models. The daemon's products are small; ctranslate2 and the TFLite
+    interpreter have their own threads and are not affected.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def build_runtime(
     config: Config, *, mock_gpio: bool = False, sounds: bool = False, pin_factory: Factory | None = None
 ) -> Runtime:
@@ -124,6 +137,7 @@ def build_runtime(
     ``pin_factory`` injects gpiozero's backend (tests pass a ``MockFactory`` to read the pins back); by default
     it is the board's, or gpiozero's mock pins with ``mock_gpio``.
     """
+    one_blas_thread()
     if pin_factory is None:
         pin_factory = make_pin_factory(config.board, mock=mock_gpio)
     bank = DeviceBank.from_config(config, pin_factory)

@@ -25,7 +25,8 @@ import numpy as np
 from edge.errors import ModelError
 from edge.events import Detection
 from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk
-from edge.speech.wake_features import EMBEDDING_SIZE, HOP_SAMPLES, EmbeddingStream, SizedModel
+from edge.speech.embedding_stages import SizedModel
+from edge.speech.wake_features import EMBEDDING_SIZE, HOP_SAMPLES, EmbeddingStream
 from edge.speech.wake_verify import VERIFY_SECONDS, PhraseVerifier, Verdict
 from edge.tflite_model import read_tflite
 

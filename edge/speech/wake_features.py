@@ -4,8 +4,9 @@ pyopen-wakeword ships the two feature models (a melspectrogram and a speech embe
 Google on a large speech corpus). The numbers are those of pyopen-wakeword's ``OpenWakeWordFeatures`` fed
 hop by hop (1760 samples per mel frame set, 1280-sample hop, mels scaled by ``x / 10 + 2``, 76 mel frames
 per embedding), but computed in batches: the mels with numpy's FFT from the mel model's own constants, and
-the embeddings by the real TFLite interpreter (ai-edge-litert, one thread) several hops per call. Training
-and detection share this one code path, so the head is trained on the very numbers it sees at run time.
+the embeddings by the real TFLite interpreter (ai-edge-litert, one thread) running the embedding model cut
+into stages that keep their context (``edge.speech.embedding_stages``), several hops per call. Training and
+detection share this one code path, so the head is trained on the very numbers it sees at run time.
 """
 
 from __future__ import annotations
@@ -13,21 +14,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from edge.errors import BackendMissingError, ModelError
+from edge.speech.embedding_stages import (
+    EMBEDDING_MEL_FRAMES,
+    EMBEDDING_SIZE,
+    MEL_BINS,
+    MELS_PER_HOP,
+    StagedEmbedding,
+)
 
 log = logging.getLogger(__name__)
 
 HOP_SAMPLES = 1280  # one embedding per 80 ms
 MEL_SAMPLES = 1760  # what the mel model sees per call: the hop plus 480 samples of history
-EMBEDDING_MEL_FRAMES = 76  # 775 ms of mels per embedding
-MEL_BINS = 32
 FFT_SIZE, FFT_BINS, STFT_HOP = 512, 257, 160  # the mel model's STFT: 32 ms windows every 10 ms
-EMBEDDING_SIZE = 96
-MELS_PER_HOP = 8
 BATCH_HOPS = 64  # hops per embedding call when a whole recording is embedded (training, benchmarks)
 MEL_CALL_HOPS = 8  # hops per FFT batch: enough to amortize numpy's overhead, small enough to stay in cache
 FLOOR_HOPS = 64  # the noise floor is the quietest hop of the last 5 s
@@ -50,32 +53,6 @@ def feature_models_version() -> str:
     from importlib.metadata import version
 
     return version("pyopen-wakeword")
-
-
-class SizedModel:
-    """One TFLite model, with an interpreter per input shape (a TFLite tensor has one shape at a time)."""
-
-    def __init__(self, path: Path | None = None, content: bytes | None = None) -> None:
-        self._path = path
-        self._content = content
-        self._by_shape: dict[tuple[int, ...], Any] = {}
-
-    def __call__(self, values: np.ndarray) -> np.ndarray:
-        interpreter = self._by_shape.get(values.shape)
-        if interpreter is None:
-            from ai_edge_litert.interpreter import Interpreter
-
-            # One thread: the daemon runs beside ASR on a small board, and more threads only add spin-wait.
-            if self._content is not None:
-                interpreter = Interpreter(model_content=self._content, num_threads=1)
-            else:
-                interpreter = Interpreter(model_path=str(self._path), num_threads=1)
-            interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], list(values.shape))
-            interpreter.allocate_tensors()
-            self._by_shape[values.shape] = interpreter
-        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], values)
-        interpreter.invoke()
-        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])  # type: ignore[no-any-return]
 
 
 class MelFrontend:
@@ -130,8 +107,9 @@ class EmbeddingStream:
 
     Both models are convolutional in time: the mel model turns 480 + 1280*k samples into 8*k mel frames and
     the embedding model turns 76 + 8*(k-1) mel frames into k embeddings, the same numbers k separate calls
-    give. One embedding call for k embeddings costs far less than k calls (8 cost about 2), since the 76-frame
-    receptive field is shared, so the stream waits for ``hops_per_step`` hops and computes them together.
+    give. The embedding network runs in stages that keep the rows the next hops need (StagedEmbedding), so a
+    hop costs only its own rows; the stream still waits for ``hops_per_step`` hops and computes them together,
+    since each model call has a fixed cost and a few rows of context to recompute.
     Mels are those of a hop-by-hop stream however many hops are batched (see MelFrontend).
 
     With ``lookback`` > 0 the stream also skips the embedding model while the room is quiet: after
@@ -146,7 +124,7 @@ class EmbeddingStream:
         self.lookback = lookback
         self.skipped_hops = 0  # hops whose embedding was never needed, since construction
         self._mel = MelFrontend(models / "melspectrogram.tflite")
-        self._embedding = SizedModel(models / "embedding_model.tflite")
+        self._network = StagedEmbedding(models / "embedding_model.tflite")
         self.reset()
 
     def reset(self) -> None:
@@ -158,6 +136,7 @@ class EmbeddingStream:
         self._mel_history = np.tile(silence, (frames, 1)).astype(np.float32)
         self._levels_db = np.zeros(0)  # dBFS of the last FLOOR_HOPS hops
         self._quiet_hops = 0
+        self._network.forget()
         self._skipping = 0  # hops skipped since the last embedding
         self.samples_seen = 0  # int16 samples fed since the reset
         self.hops_done = 0  # whole hops turned into mels since the reset
@@ -168,19 +147,29 @@ class EmbeddingStream:
         return mels / 10.0 + 2.0
 
     def _step(self, hops: np.ndarray, embeddings: int) -> np.ndarray:
-        """Mels of k whole hops that follow the audio seen; the embeddings of the last ``embeddings`` hops."""
+        """Mels of k whole hops that follow the audio seen; the embeddings of the last ``embeddings`` hops.
+
+        When the network's stages hold the context of the hops just before (the usual step), only these
+        hops are computed. Otherwise (the first step, or after a quiet skip) the stages start over on a
+        window of at least ``hops_per_step + lookback`` hops from the kept mels, so that every such restart
+        has one shape and needs one interpreter.
+        """
         new_mels = []
         for start in range(0, len(hops), MEL_CALL_HOPS * HOP_SAMPLES):
             audio = np.concatenate([self._audio_tail, hops[start : start + MEL_CALL_HOPS * HOP_SAMPLES]])
             self._audio_tail = audio[-(MEL_SAMPLES - HOP_SAMPLES) :]
             new_mels.append(self._mels(audio))
-        mels = np.concatenate([self._mel_history, *new_mels])
+        mels = np.concatenate([self._mel_history, *new_mels]).astype(np.float32)
         self._mel_history = mels[-len(self._mel_history) :]
         if embeddings == 0:
+            self._network.forget()  # the hops skipped are not computed: the next step starts over
             return np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
-        frames = EMBEDDING_MEL_FRAMES + MELS_PER_HOP * (embeddings - 1)
-        window = mels[-frames:].reshape(1, frames, MEL_BINS, 1).astype(np.float32)
-        return self._embedding(window).reshape(-1, EMBEDDING_SIZE).copy()
+        new_hops = len(hops) // HOP_SAMPLES
+        if self._network.started and embeddings == new_hops:
+            return self._network.advance(mels[-MELS_PER_HOP * new_hops :].reshape(1, -1, MEL_BINS, 1))
+        window = max(embeddings, self.hops_per_step + self.lookback)
+        frames = EMBEDDING_MEL_FRAMES + MELS_PER_HOP * (window - 1)
+        return self._network.start(mels[-frames:].reshape(1, frames, MEL_BINS, 1))[-embeddings:]
 
     def _quiet(self, hops: np.ndarray) -> bool:
         """True when no hop is 6 dB over the floor of the last few seconds (or all are under -60 dBFS)."""

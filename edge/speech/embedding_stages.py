@@ -1,0 +1,199 @@
+"""openWakeWord's speech embedding network, cut at its time poolings and run as a stream.
+
+The embedding model turns 76 mel frames into one embedding, and 76 + 8*(k-1) frames into k of them: its
+convolutions are "valid" in time and three max-poolings halve the time axis. Run on a sliding window, most
+of its work redoes rows it computed for the previous window. So the graph is cut into stages after each
+time-halving pooling but the last, and each stage keeps the last rows of its own input, the context its
+convolutions need, between calls: a step of k new hops then costs the k hops' rows and a little context
+(about 1.5x less than the whole window at 8 hops, with identical numbers).
+
+The stages are sub-graphs of the bundled model itself, cut from its flatbuffer through the TFLite schema
+(no weights are copied or changed), and the cut is checked against the whole model when it is made.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.errors import ModelError
+from edge.tflite_model import schema
+
+EMBEDDING_MEL_FRAMES = 76  # mel frames per embedding (775 ms)
+MELS_PER_HOP = 8  # the network's time stride (three halvings): one embedding per 8 mel frames (80 ms)
+MEL_BINS = 32
+EMBEDDING_SIZE = 96
+
+
+class SizedModel:
+    """One TFLite model, with an interpreter per input shape (a TFLite tensor has one shape at a time)."""
+
+    def __init__(self, path: Path | None = None, content: bytes | None = None) -> None:
+        self._path = path
+        self._content = content
+        self._by_shape: dict[tuple[int, ...], Any] = {}
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        interpreter = self._by_shape.get(values.shape)
+        if interpreter is None:
+            from ai_edge_litert.interpreter import Interpreter
+
+            # One thread: the daemon runs beside ASR on a small board, and more threads only add spin-wait.
+            if self._content is not None:
+                interpreter = Interpreter(model_content=self._content, num_threads=1)
+            else:
+                interpreter = Interpreter(model_path=str(self._path), num_threads=1)
+            interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], list(values.shape))
+            interpreter.allocate_tensors()
+            self._by_shape[values.shape] = interpreter
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], values)
+        interpreter.invoke()
+        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])  # type: ignore[no-any-return]
+
+
+def cut_graph(content: bytes, first_op: int, last_op: int) -> bytes:
+    """A model of operators ``first_op``..``last_op`` of ``content``'s graph (inputs: what they consume).
+
+    Buffers the kept operators do not use are emptied, so a stage holds only its own weights.
+    """
+    import flatbuffers
+
+    s = schema()
+    model = s.ModelT.InitFromObj(s.Model.GetRootAsModel(content, 0))
+    graph = model.subgraphs[0]
+    operators = graph.operators[first_op : last_op + 1]
+    produced = {index for op in operators for index in op.outputs}
+    used = {index for op in operators for index in [*op.inputs, *op.outputs] if index >= 0}
+    weights = {i for i in used if model.buffers[graph.tensors[i].buffer].data is not None}
+    graph.operators = operators
+    graph.inputs = sorted({i for op in operators for i in op.inputs if i >= 0} - produced - weights)
+    graph.outputs = list(operators[-1].outputs)
+    kept_buffers = {graph.tensors[i].buffer for i in used}
+    for number, buffer in enumerate(model.buffers):
+        if number not in kept_buffers:
+            buffer.data = None
+    model.signatureDefs = None  # the signature names the whole model's input and output
+    builder = flatbuffers.Builder(len(content))
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _time_poolings(content: bytes) -> list[tuple[int, int, int]]:
+    """(operator, input rows, output rows) of every MAX_POOL_2D, shapes as for one 76-frame window."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=content, num_threads=1)
+    interpreter.resize_tensor_input(
+        interpreter.get_input_details()[0]["index"], [1, EMBEDDING_MEL_FRAMES, MEL_BINS, 1]
+    )
+    interpreter.allocate_tensors()
+    details = interpreter.get_tensor_details()
+    poolings = []
+    for op in interpreter._get_ops_details():  # the public API has no operator list
+        if op["op_name"] == "MAX_POOL_2D":
+            rows_in = int(details[op["inputs"][0]]["shape"][1])
+            rows_out = int(details[op["outputs"][0]]["shape"][1])
+            poolings.append((int(op["index"]), rows_in, rows_out))
+    return poolings
+
+
+class StagedEmbedding:
+    """The embedding network as stages that keep their context, fed MELS_PER_HOP mel frames a hop.
+
+    ``start(mels)`` embeds a whole window from scratch (76 + 8*(k-1) frames, k embeddings) and remembers the
+    context; ``advance(mels)`` then takes only the 8*k frames that follow and returns their k embeddings.
+    ``forget()`` drops the context (the next call must be ``start``), as after a gap in the audio.
+    """
+
+    def __init__(self, path: Path) -> None:
+        unknown = f"{path}: not the speech embedding model edge knows (pyopen-wakeword changed?)"
+        try:
+            content = path.read_bytes()
+        except OSError as err:
+            raise ModelError(
+                f"{path}: cannot read the speech embedding model: {err.strerror or err}"
+            ) from None
+        try:
+            poolings = [p for p in _time_poolings(content) if p[2] * 2 == p[1]]
+        except (ValueError, RuntimeError):  # the interpreter's words for a model of another shape
+            raise ModelError(unknown) from None
+        if len(poolings) != 3:
+            raise ModelError(unknown)
+        graphs = _stage_graphs(content, poolings[0][0], poolings[1][0])
+        self._stages = [SizedModel(content=graph) for graph in graphs]
+        # A stage's context: the input rows it reads beyond twice its output rows (every stage halves time).
+        rows = self._stage_rows(np.zeros((1, EMBEDDING_MEL_FRAMES, MEL_BINS, 1), dtype=np.float32))
+        self.contexts = [rows_in - 2 * rows_out for rows_in, rows_out in itertools.pairwise(rows)]
+        self._kept: list[np.ndarray] | None = None
+        self._check(path, content)
+        # Fresh interpreters: those of the probe shapes above would hold their memory for nothing.
+        self._stages = [SizedModel(content=graph) for graph in graphs]
+
+    def _stage_rows(self, window: np.ndarray) -> list[int]:
+        rows = [window.shape[1]]
+        values = window
+        for stage in self._stages:
+            values = stage(values)
+            rows.append(values.shape[1])
+        return rows
+
+    def _check(self, path: Path, content: bytes) -> None:
+        """The stages, started and then advanced, must give the whole model's numbers."""
+        rng = np.random.default_rng(0)
+        hops = 4
+        mels = rng.uniform(0, 3, (1, EMBEDDING_MEL_FRAMES + MELS_PER_HOP * (2 * hops - 1), MEL_BINS, 1))
+        mels = mels.astype(np.float32)
+        expected = SizedModel(content=content)(mels).reshape(-1, EMBEDDING_SIZE)
+        split = EMBEDDING_MEL_FRAMES + MELS_PER_HOP * (hops - 1)
+        got = np.concatenate([self.start(mels[:, :split]), self.advance(mels[:, split:])])
+        self.forget()
+        if got.shape != expected.shape or not np.allclose(got, expected, atol=1e-4):
+            raise ModelError(
+                f"{path}: the embedding model's stages differ from the model; edge needs an update"
+            )
+
+    @property
+    def started(self) -> bool:
+        """True while the stages hold the context of the audio just before the next ``advance``."""
+        return self._kept is not None
+
+    def forget(self) -> None:
+        """Drop the kept context: the next frames do not follow the last ones."""
+        self._kept = None
+
+    def start(self, mels: np.ndarray) -> np.ndarray:
+        """Embeddings (k x 96) of a whole window of 76 + 8*(k-1) mel frames, shaped (1, frames, 32, 1)."""
+        kept = []
+        values = mels
+        for stage, context in zip(self._stages, self.contexts, strict=True):
+            kept.append(values[:, values.shape[1] - context :])
+            values = stage(values)
+        self._kept = kept
+        return values.reshape(-1, EMBEDDING_SIZE).copy()
+
+    def advance(self, mels: np.ndarray) -> np.ndarray:
+        """Embeddings of the 8*k mel frames that follow those seen last (after ``start``)."""
+        if self._kept is None:
+            raise RuntimeError("StagedEmbedding.advance before start")
+        values = mels
+        for number, stage in enumerate(self._stages):
+            values = np.concatenate([self._kept[number], values], axis=1)
+            self._kept[number] = values[:, values.shape[1] - self.contexts[number] :]
+            values = stage(values)
+        return values.reshape(-1, EMBEDDING_SIZE).copy()
+
+
+@functools.cache
+def _stage_graphs(content: bytes, first_end: int, second_end: int) -> tuple[bytes, bytes, bytes]:
+    """The three stages: to the end of the first two time poolings, then to the end of the graph.
+
+    Cached: cutting takes about 150 ms, and training makes an embedding stream per worker thread.
+    """
+    operators = int(schema().Model.GetRootAsModel(content, 0).Subgraphs(0).OperatorsLength())
+    bounds = ((0, first_end), (first_end + 1, second_end), (second_end + 1, operators - 1))
+    first, second, third = (cut_graph(content, start, end) for start, end in bounds)
+    return first, second, third
