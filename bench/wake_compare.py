@@ -28,6 +28,7 @@ import numpy as np
 from bench.negative_stream import negative_stream
 from edge.speech.audio import chunk_samples, read_wav
 from edge.speech.custom_wake import VERIFY_TAIL_HOPS, CustomWakeDetector
+from edge.speech.embedding_stages import Precision
 from edge.speech.wake import MicroWakeDetector
 from edge.speech.wake_evaluation import pad
 from edge.speech.wake_features import HOP_SAMPLES, EmbeddingStream
@@ -83,6 +84,7 @@ class CustomHead:
         self.detector = CustomWakeDetector(path, verify=verify)
         self.name = f"custom:{path.name}" + (" +whisper" if verify else " head only")
         self.phrase = self.detector.phrase
+        self.precision: Precision = self.detector.precision
         self.verify_cpu_s = 0.0
 
     def fires(self, embeddings: np.ndarray, audio: np.ndarray) -> list[int]:
@@ -141,22 +143,34 @@ def run(hours: float, customs: list[Path], cache: Path | None = None) -> dict[st
     """Measure every model; the negative stream is embedded once for all embedding heads."""
     clips = eval_clips()
     stream = np.concatenate(list(negative_stream(hours * 3600, chunk_ms=30)))
-    extractor = EmbeddingStream()
-    started = time.process_time()
-    if cache is not None and cache.is_file():
-        stream_embeddings = np.load(cache)
-    else:
-        stream_embeddings = extractor.embed(stream)
-        if cache is not None:
-            np.save(cache, stream_embeddings)
-    embed_cpu_s = time.process_time() - started
-    clip_embeddings = [extractor.embed(audio) for _, audio in clips]
+    embed_cpu_s: dict[str, float] = {}
+    embedded: dict[str, tuple[np.ndarray, list[np.ndarray]]] = {}
+
+    def embeddings(precision: Precision) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(stream, clips) embeddings at one precision, computed once."""
+        if precision not in embedded:
+            extractor = EmbeddingStream(precision=precision)
+            started = time.process_time()
+            cached = cache.with_suffix(f".{precision}.npy") if cache is not None else None
+            if cached is not None and cached.is_file():
+                stream_embeddings = np.load(cached)
+            else:
+                stream_embeddings = extractor.embed(stream)
+                if cached is not None:
+                    np.save(cached, stream_embeddings)
+            embed_cpu_s[precision] = time.process_time() - started
+            embedded[precision] = stream_embeddings, [extractor.embed(audio) for _, audio in clips]
+        return embedded[precision]
+
     rows = []
+    # openWakeWord's heads were trained on the float network's embeddings.
+    stream_embeddings, clip_embeddings = embeddings("float")
     for oww in [OwwHead(name) for name in OWW_MODELS]:
         row = _row(oww.name, oww.phrase, [bool(oww.fires(e)) for e in clip_embeddings], clips)
         row["false_wakes_per_hour"] = round(len(oww.fires(stream_embeddings)) / hours, 2)
         rows.append(row)
     for custom in [CustomHead(path, verify) for path in customs for verify in (False, True)]:
+        stream_embeddings, clip_embeddings = embeddings(custom.precision)
         wakes = [bool(custom.fires(e, audio)) for e, (_, audio) in zip(clip_embeddings, clips, strict=True)]
         row = _row(custom.name, custom.phrase, wakes, clips)
         custom.detector.candidates = custom.detector.refused = 0
@@ -175,7 +189,10 @@ def run(hours: float, customs: list[Path], cache: Path | None = None) -> dict[st
         rows.append(row)
     return {
         "negative_stream_hours": hours,
-        "embedding_cpu_ms_per_audio_second": round(embed_cpu_s * 1000 / (len(stream) / 16000), 2),
+        "embedding_cpu_ms_per_audio_second": {
+            precision: round(cpu_s * 1000 / (len(stream) / 16000), 2)
+            for precision, cpu_s in embed_cpu_s.items()
+        },
         "eval_clips": len(clips),
         "attribution": "../shared/eval/audio (Picovoice wake-word-benchmark, rhasspy-test, mycroft-core, "
         "openWakeWord, speech-to-intent-benchmark; see its README)",
@@ -189,7 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hours", type=float, default=1.0, help="negative stream length (default: 1)")
     parser.add_argument("--custom", type=Path, nargs="*", default=[], help="custom .tflite heads to add")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
-    parser.add_argument("--cache", type=Path, help="keep the stream's embeddings in this .npy between runs")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        help="keep the stream's embeddings between runs, in FILE.float.npy and FILE.int8.npy",
+    )
     args = parser.parse_args(argv)
     if not EVAL.is_dir():
         print(f"skipped: {EVAL} is absent (the real eval clips live outside the repository)", file=sys.stderr)

@@ -138,6 +138,47 @@ def test_check_config_rejects_a_bad_model_in_one_line(
     assert len(lines) == 1 and "wake.model" in lines[0] and "edge wake train" in lines[0], lines
 
 
+def _with_manifest(model: Path, out: Path, **changes: object) -> Path:
+    """A copy of ``model`` whose manifest has ``changes`` (None removes a key)."""
+    from edge.tflite_model import write_tflite
+
+    manifest, weights = read_tflite(model.read_bytes(), str(model))
+    manifest.update(changes)
+    out.write_bytes(write_tflite(weights, {k: v for k, v in manifest.items() if v is not None}))
+    return out
+
+
+def test_a_head_trained_before_int8_embeddings_runs_on_float_ones(tiny_model: Path, tmp_path: Path) -> None:
+    trained = CustomWakeDetector(tiny_model)
+    older = CustomWakeDetector(
+        _with_manifest(
+            tiny_model, tmp_path / "old.tflite", embedding_precision=None, embedding_int8_ranges_sha256=None
+        )
+    )
+    assert trained.precision == "int8" and older.precision == "float"
+    assert older._features._network.precision == "float"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"embedding_int8_ranges_sha256": "0" * 64},
+            "trained on other int8 embeddings than this edge computes",
+        ),
+        ({"embedding_precision": "int4"}, "embedding_precision 'int4' is not one of float, int8"),
+    ],
+)
+def test_a_head_for_other_embeddings_is_refused_in_one_line(
+    tiny_model: Path, tmp_path: Path, capsys, changes: dict[str, object], message: str
+) -> None:
+    model = _with_manifest(tiny_model, tmp_path / "other.tflite", **changes)
+    path = _config_with_wake(tmp_path, {"engine": "custom", "model": str(model)})
+    assert main(["check-config", "-c", str(path), "--board", "sim"]) == EXIT_CONFIG
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "wake.model" in lines[0] and message in lines[0], lines
+
+
 @pytest.mark.parametrize(
     ("wake", "message"),
     [

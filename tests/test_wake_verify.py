@@ -11,11 +11,14 @@ import numpy as np
 import pytest
 
 from edge.speech.audio import read_wav
+from edge.speech.embedding_stages import Precision
 from edge.speech.wake_evaluation import pad
 from edge.speech.wake_features import EmbeddingStream
 from edge.speech.wake_synthesis import noise
 from edge.speech.wake_verify import PhraseVerifier, prompt_tokens, spells_phrase
 from edge.speech.whisper import bundled_whisper_model, decode_tokens
+
+BENCH_SPEECH = Path(__file__).resolve().parents[1] / "bench" / "audio"
 
 
 @pytest.mark.parametrize(
@@ -145,20 +148,54 @@ def test_a_quiet_room_costs_almost_no_embeddings() -> None:
     assert produced < 0.1 * (len(room) // 1280)
 
 
-def test_the_staged_network_gives_the_whole_models_numbers() -> None:
-    """Stages that keep their context, stepped 8 hops at a time, against the bundled model on each window."""
+@pytest.mark.parametrize("precision", ["float", "int8"])
+def test_the_staged_network_gives_the_whole_models_numbers(precision: Precision) -> None:
+    """Stages that keep their context, stepped 8 hops at a time, against the whole network on each window."""
+    from edge.speech.embedding_int8 import load_ranges, quantize_embedding
     from edge.speech.embedding_stages import SizedModel
     from edge.speech.wake_features import MelFrontend, feature_models_dir
 
     audio = _speech_and_quiet(5)[: 1280 * 64]
-    streamed = _stream(audio, EmbeddingStream(8))
+    streamed = _stream(audio, EmbeddingStream(8, precision=precision))
     frontend = MelFrontend(feature_models_dir() / "melspectrogram.tflite")
     silence = frontend(np.zeros(1760, dtype=np.float32))[-1]
     mels = np.concatenate([np.tile(silence, (68, 1)), frontend(np.concatenate([np.zeros(480), audio]))])
     mels = (mels / 10 + 2).astype(np.float32)
-    whole = SizedModel(feature_models_dir() / "embedding_model.tflite")
+    content = (feature_models_dir() / "embedding_model.tflite").read_bytes()
+    if precision == "int8":
+        content = quantize_embedding(content, load_ranges(), "test")
+    whole = SizedModel(content=content)
     expected = [whole(mels[8 * hop : 8 * hop + 76].reshape(1, 76, 32, 1)).ravel() for hop in range(64)]
     np.testing.assert_allclose(streamed, np.array(expected), atol=1e-4)
+
+
+def test_int8_embeddings_stay_close_to_the_float_ones() -> None:
+    """On speech, quantization moves an embedding's direction by little (a broken range would not)."""
+    audio = np.concatenate([read_wav(path) for path in sorted(BENCH_SPEECH.glob("speech_*.wav"))[:4]])
+    full = EmbeddingStream(precision="float").embed(audio)
+    int8 = EmbeddingStream(precision="int8").embed(audio)
+    cosine = np.sum(full * int8, axis=1) / np.linalg.norm(full, axis=1) / np.linalg.norm(int8, axis=1)
+    assert np.median(cosine) > 0.99 and cosine.min() > 0.9, (np.median(cosine), cosine.min())
+    assert np.linalg.norm(int8 - full) / np.linalg.norm(full) < 0.15
+
+
+def test_ranges_for_another_embedding_model_are_refused(tmp_path: Path) -> None:
+    import json
+
+    from edge.errors import ModelError
+    from edge.speech.embedding_int8 import load_ranges, quantize_embedding, ranges_path
+    from edge.speech.wake_features import feature_models_dir
+
+    ranges = json.loads(ranges_path().read_text())
+    ranges["model_sha256"] = "0" * 64
+    other = tmp_path / "ranges.json"
+    other.write_text(json.dumps(ranges))
+    content = (feature_models_dir() / "embedding_model.tflite").read_bytes()
+    with pytest.raises(ModelError, match="measured on another embedding model"):
+        quantize_embedding(content, load_ranges(other), "embedding_model.tflite")
+    other.write_text("{}")
+    with pytest.raises(ModelError, match=r"ranges\.json: not an int8 embedding ranges file"):
+        load_ranges(other)
 
 
 def test_a_model_that_is_not_the_embedding_network_is_refused() -> None:

@@ -25,7 +25,8 @@ import numpy as np
 from edge.errors import ModelError
 from edge.events import Detection
 from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk
-from edge.speech.embedding_stages import SizedModel
+from edge.speech.embedding_int8 import ranges_digest
+from edge.speech.embedding_stages import PRECISIONS, Precision, SizedModel
 from edge.speech.wake_features import EMBEDDING_SIZE, HOP_SAMPLES, EmbeddingStream
 from edge.speech.wake_verify import VERIFY_SECONDS, PhraseVerifier, Verdict
 from edge.tflite_model import read_tflite
@@ -56,6 +57,14 @@ def load_wake_head(path: Path, source: str | None = None) -> tuple[dict[str, Any
         raise ModelError(
             f"{where}: wake model shape does not match its manifest; retrain with `edge wake train`"
         )
+    # Heads from before int8 embeddings say nothing and run on float ones, as they were trained.
+    precision = manifest.setdefault("embedding_precision", "float")
+    if precision not in PRECISIONS:
+        raise ModelError(f"{where}: embedding_precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    if precision == "int8" and manifest.get("embedding_int8_ranges_sha256") != ranges_digest():
+        raise ModelError(
+            f"{where}: trained on other int8 embeddings than this edge computes; retrain with `edge wake train`"
+        )
     return manifest, data
 
 
@@ -82,6 +91,7 @@ class CustomWakeDetector:
         manifest, data = load_wake_head(model, source)
         self.phrase = str(manifest.get("phrase", model.stem))
         self.name = self.phrase.replace(" ", "_")
+        self.precision: Precision = manifest["embedding_precision"]
         self.window = int(manifest["window_embeddings"])
         self.trigger_frames = int(manifest.get("trigger_frames", 1))
         self.default_threshold = float(manifest["threshold"])
@@ -93,7 +103,7 @@ class CustomWakeDetector:
         # Several hops per model call (by default 8: up to 640 ms later than hop by hop, for well under half
         # the CPU), and the embedding model skipped in quiet stretches with enough kept back for the window.
         self.step_hops = max(step_ms // (HOP_SAMPLES * 1000 // SAMPLE_RATE_HZ), 1)
-        self._features = EmbeddingStream(self.step_hops, lookback=self.window - 1)
+        self._features = EmbeddingStream(self.step_hops, lookback=self.window - 1, precision=self.precision)
         self._head = SizedModel(content=data)
         self._embeddings: deque[np.ndarray] = deque(maxlen=self.window)
         self._over = 0

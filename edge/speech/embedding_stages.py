@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import itertools
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -27,6 +27,11 @@ EMBEDDING_MEL_FRAMES = 76  # mel frames per embedding (775 ms)
 MELS_PER_HOP = 8  # the network's time stride (three halvings): one embedding per 8 mel frames (80 ms)
 MEL_BINS = 32
 EMBEDDING_SIZE = 96
+
+# "int8": convolutions in int8 (edge.speech.embedding_int8), what `edge wake train` heads use since edge 0.x;
+# "float": the bundled model as it is, what openWakeWord's pretrained heads and older edge heads were trained on.
+Precision = Literal["float", "int8"]
+PRECISIONS: tuple[Precision, ...] = ("float", "int8")
 
 
 class SizedModel:
@@ -82,22 +87,26 @@ def cut_graph(content: bytes, first_op: int, last_op: int) -> bytes:
     return bytes(builder.Output())
 
 
-def _time_poolings(content: bytes) -> list[tuple[int, int, int]]:
-    """(operator, input rows, output rows) of every MAX_POOL_2D, shapes as for one 76-frame window."""
+def _halving_poolings(content: bytes) -> list[int]:
+    """The operator index of every MAX_POOL_2D that halves time, for one 76-frame window; [] if none."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_content=content, num_threads=1)
-    interpreter.resize_tensor_input(
-        interpreter.get_input_details()[0]["index"], [1, EMBEDDING_MEL_FRAMES, MEL_BINS, 1]
-    )
-    interpreter.allocate_tensors()
+    try:
+        interpreter = Interpreter(model_content=content, num_threads=1)
+        interpreter.resize_tensor_input(
+            interpreter.get_input_details()[0]["index"], [1, EMBEDDING_MEL_FRAMES, MEL_BINS, 1]
+        )
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError):  # the interpreter's words for a model of another shape
+        return []
     details = interpreter.get_tensor_details()
     poolings = []
     for op in interpreter._get_ops_details():  # the public API has no operator list
         if op["op_name"] == "MAX_POOL_2D":
             rows_in = int(details[op["inputs"][0]]["shape"][1])
             rows_out = int(details[op["outputs"][0]]["shape"][1])
-            poolings.append((int(op["index"]), rows_in, rows_out))
+            if rows_out * 2 == rows_in:
+                poolings.append(int(op["index"]))
     return poolings
 
 
@@ -109,7 +118,7 @@ class StagedEmbedding:
     ``forget()`` drops the context (the next call must be ``start``), as after a gap in the audio.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, precision: Precision = "int8") -> None:
         unknown = f"{path}: not the speech embedding model edge knows (pyopen-wakeword changed?)"
         try:
             content = path.read_bytes()
@@ -117,13 +126,14 @@ class StagedEmbedding:
             raise ModelError(
                 f"{path}: cannot read the speech embedding model: {err.strerror or err}"
             ) from None
-        try:
-            poolings = [p for p in _time_poolings(content) if p[2] * 2 == p[1]]
-        except (ValueError, RuntimeError):  # the interpreter's words for a model of another shape
-            raise ModelError(unknown) from None
+        self.precision = precision
+        poolings = _halving_poolings(content)
         if len(poolings) != 3:
             raise ModelError(unknown)
-        graphs = _stage_graphs(content, poolings[0][0], poolings[1][0])
+        if precision == "int8":
+            content = _int8_model(content, str(path))
+            poolings = _halving_poolings(content)  # QUANTIZE and DEQUANTIZE operators moved them
+        graphs = _stage_graphs(content, poolings[0], poolings[1])
         self._stages = [SizedModel(content=graph) for graph in graphs]
         # A stage's context: the input rows it reads beyond twice its output rows (every stage halves time).
         rows = self._stage_rows(np.zeros((1, EMBEDDING_MEL_FRAMES, MEL_BINS, 1), dtype=np.float32))
@@ -185,6 +195,14 @@ class StagedEmbedding:
             self._kept[number] = values[:, values.shape[1] - self.contexts[number] :]
             values = stage(values)
         return values.reshape(-1, EMBEDDING_SIZE).copy()
+
+
+@functools.cache
+def _int8_model(content: bytes, source: str) -> bytes:
+    """The int8 network, made once per process (about 100 ms)."""
+    from edge.speech.embedding_int8 import load_ranges, quantize_embedding
+
+    return quantize_embedding(content, load_ranges(), source)
 
 
 @functools.cache

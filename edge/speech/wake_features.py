@@ -4,8 +4,9 @@ pyopen-wakeword ships the two feature models (a melspectrogram and a speech embe
 Google on a large speech corpus). The numbers are those of pyopen-wakeword's ``OpenWakeWordFeatures`` fed
 hop by hop (1760 samples per mel frame set, 1280-sample hop, mels scaled by ``x / 10 + 2``, 76 mel frames
 per embedding), but computed in batches: the mels with numpy's FFT from the mel model's own constants, and
-the embeddings by the real TFLite interpreter (ai-edge-litert, one thread) running the embedding model cut
-into stages that keep their context (``edge.speech.embedding_stages``), several hops per call. Training and
+the embeddings by the real TFLite interpreter (ai-edge-litert, one thread) running the embedding model with
+int8 convolutions (``edge.speech.embedding_int8``), cut into stages that keep their context
+(``edge.speech.embedding_stages``), several hops per call. Training and
 detection share this one code path, so the head is trained on the very numbers it sees at run time.
 """
 
@@ -23,6 +24,7 @@ from edge.speech.embedding_stages import (
     EMBEDDING_SIZE,
     MEL_BINS,
     MELS_PER_HOP,
+    Precision,
     StagedEmbedding,
 )
 
@@ -110,7 +112,9 @@ class EmbeddingStream:
     give. The embedding network runs in stages that keep the rows the next hops need (StagedEmbedding), so a
     hop costs only its own rows; the stream still waits for ``hops_per_step`` hops and computes them together,
     since each model call has a fixed cost and a few rows of context to recompute.
-    Mels are those of a hop-by-hop stream however many hops are batched (see MelFrontend).
+    Mels are those of a hop-by-hop stream however many hops are batched (see MelFrontend). ``precision``
+    picks the embedding network: "int8" (edge's heads; ``edge.speech.embedding_int8``) or "float" (the bundled
+    model as it is, for openWakeWord's pretrained heads and heads trained before int8).
 
     With ``lookback`` > 0 the stream also skips the embedding model while the room is quiet: after
     QUIET_HOPS_BEFORE_SKIP hops with no hop 6 dB over the recent noise floor, hops are only turned into mels.
@@ -118,19 +122,20 @@ class EmbeddingStream:
     yielded first, so a caller that looks back that far sees the same numbers as without skipping.
     """
 
-    def __init__(self, hops_per_step: int = 1, lookback: int = 0) -> None:
+    def __init__(self, hops_per_step: int = 1, lookback: int = 0, precision: Precision = "int8") -> None:
         models = feature_models_dir()
         self.hops_per_step = hops_per_step
         self.lookback = lookback
         self.skipped_hops = 0  # hops whose embedding was never needed, since construction
         self._mel = MelFrontend(models / "melspectrogram.tflite")
-        self._network = StagedEmbedding(models / "embedding_model.tflite")
+        self._network = StagedEmbedding(models / "embedding_model.tflite", precision)
         self.reset()
 
     def reset(self) -> None:
         """Forget all audio: the history becomes silence."""
         self._audio_tail = np.zeros(MEL_SAMPLES - HOP_SAMPLES, dtype=np.float32)
-        self._pending = np.zeros(0, dtype=np.float32)
+        self._pending: list[np.ndarray] = []  # samples short of a step, kept as chunks until one is whole
+        self._pending_samples = 0
         silence = self._mels(np.zeros(MEL_SAMPLES, dtype=np.float32))[-1]
         frames = EMBEDDING_MEL_FRAMES - MELS_PER_HOP + MELS_PER_HOP * self.lookback
         self._mel_history = np.tile(silence, (frames, 1)).astype(np.float32)
@@ -179,11 +184,18 @@ class EmbeddingStream:
 
     def process(self, pcm: np.ndarray) -> Iterator[np.ndarray]:
         """Feed int16 samples; yield embeddings every ``hops_per_step`` hops (none while skipping quiet)."""
-        self._pending = np.concatenate([self._pending, pcm.astype(np.float32)])
+        self._pending.append(pcm)
+        self._pending_samples += len(pcm)
         self.samples_seen += len(pcm)
         step = self.hops_per_step * HOP_SAMPLES
-        while len(self._pending) >= step:
-            hops, self._pending = self._pending[:step], self._pending[step:]
+        if self._pending_samples < step:
+            return
+        pending = np.concatenate(self._pending).astype(np.float32)
+        whole = len(pending) // step * step
+        self._pending = [pending[whole:]]
+        self._pending_samples = len(pending) - whole
+        for start in range(0, whole, step):
+            hops = pending[start : start + step]
             self.hops_done += self.hops_per_step
             count = self.hops_per_step
             if self.lookback:

@@ -23,6 +23,7 @@ import numpy as np
 from edge.errors import UsageError
 from edge.speech.audio import SAMPLE_RATE_HZ, read_wav
 from edge.speech.custom_wake import MANIFEST_KIND
+from edge.speech.embedding_int8 import ranges_digest
 from edge.speech.wake_features import EMBEDDING_SIZE, HOP_SAMPLES, EmbeddingStream, feature_models_version
 from edge.speech.wake_head import fit_head
 from edge.speech.wake_synthesis import (
@@ -126,7 +127,7 @@ def embed_all(jobs: Sequence[tuple[np.ndarray, range | None]], workers: int) -> 
     shards = [list(range(len(jobs)))[k::workers] for k in range(workers)]
 
     def run(indexes: list[int]) -> list[tuple[int, np.ndarray]]:
-        extractor = EmbeddingStream()
+        extractor = EmbeddingStream(precision="int8")
         return [(i, extractor.embed(jobs[i][0], jobs[i][1])) for i in indexes]
 
     results: list[np.ndarray] = [np.zeros(0)] * len(jobs)
@@ -277,6 +278,9 @@ def train_wake_word(
         "threshold": settings.threshold,
         "trigger_frames": settings.trigger_frames,
         "features": f"pyopen-wakeword {feature_models_version()} melspectrogram+embedding",
+        # The head runs on the embeddings it was trained on: int8 convolutions with these ranges.
+        "embedding_precision": "int8",
+        "embedding_int8_ranges_sha256": ranges_digest(),
         # Not the worker count: the same seed must give the same bytes on a 2-core and a 4-core machine.
         "settings": {k: v for k, v in asdict(settings).items() if k != "workers"},
         "examples": {"positive": len(positives), "negative": int(len(y) - len(positives))},
