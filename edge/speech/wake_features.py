@@ -6,8 +6,8 @@ hop by hop (1760 samples per mel frame set, 1280-sample hop, mels scaled by ``x 
 per embedding), but computed in batches: the mels with numpy's FFT from the mel model's own constants, and
 the embeddings by the real TFLite interpreter (ai-edge-litert, one thread) running the embedding model with
 int8 convolutions (``edge.speech.embedding_int8``), cut into stages that keep their context
-(``edge.speech.embedding_stages``), several hops per call. Training and
-detection share this one code path, so the head is trained on the very numbers it sees at run time.
+(``edge.speech.embedding_stages``), several hops per call. Training and detection share this one code path,
+so the head is trained on the very numbers it sees at run time.
 """
 
 from __future__ import annotations
