@@ -205,3 +205,15 @@ def test_a_model_that_is_not_the_embedding_network_is_refused() -> None:
 
     with pytest.raises(ModelError, match=r"melspectrogram\.tflite: not the speech embedding model"):
         StagedEmbedding(feature_models_dir() / "melspectrogram.tflite")
+
+
+def test_a_missing_ranges_file_is_one_clear_error(tmp_path: Path) -> None:
+    from edge.errors import ModelError
+    from edge.speech.embedding_int8 import load_ranges, ranges_digest
+
+    missing = tmp_path / "wake_embedding_int8.json"
+    for read in (ranges_digest, load_ranges):
+        with pytest.raises(
+            ModelError, match=r"wake_embedding_int8\.json: cannot read the int8 embedding ranges"
+        ):
+            read(missing)

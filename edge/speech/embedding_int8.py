@@ -57,7 +57,11 @@ def load_ranges(path: Path | None = None) -> dict[str, Any]:
 
 def ranges_digest(path: Path | None = None) -> str:
     """sha256 of the ranges file: a head records it, so a head trained on other ranges is refused."""
-    return hashlib.sha256((path or ranges_path()).read_bytes()).hexdigest()
+    path = path or ranges_path()
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as err:
+        raise ModelError(f"{path}: cannot read the int8 embedding ranges: {err.strerror or err}") from None
 
 
 def _activation(low: float, high: float) -> tuple[float, int]:
