@@ -19,6 +19,7 @@ from edge.devices.board import BoardProfile, load_board, resolve_board
 from edge.errors import ConfigError
 from edge.integrations.mqtt.config import MqttConfig, read_mqtt
 from edge.integrations.web.settings import WebConfig, read_web
+from edge.integrations.wyoming.settings import WyomingConfig, read_wyoming
 from edge.resources import data_dir
 from edge.runtime.speaker import VoiceConfig, read_voice
 from edge.speech.settings import AsrConfig, EndpointConfig, WakeConfig, read_asr, read_endpoint, read_wake
@@ -100,6 +101,7 @@ class Config:
     web: WebConfig | None = None  # the classroom live view; None: off
     voice: VoiceConfig = field(default_factory=VoiceConfig)  # spoken replies
     mqtt: MqttConfig | None = None  # None: no network at all
+    wyoming: WyomingConfig | None = None  # Home Assistant's voice protocol; None: off
 
     def device(self, name: str) -> DeviceConfig:
         """Return the device called ``name`` (KeyError if none)."""
@@ -126,7 +128,7 @@ def load_config(path: Path, board_override: str | None = None) -> Config:
     source = str(path)
     top = Section(source, "", load_yaml_mapping(path))
     top.expect_keys(
-        ("board", "devices", "audio", "wake", "asr", "endpoint", "intent", "feedback", "web", "voice", "mqtt")
+        ("board", "devices", "audio", "wake", "asr", "endpoint", "intent", "feedback", "web", "voice", "mqtt", "wyoming")
     )
     base_dir = path.resolve().parent
 
@@ -156,6 +158,7 @@ def load_config(path: Path, board_override: str | None = None) -> Config:
         web=read_web(top.section("web"), base_dir),
         voice=read_voice(top.section("voice"), base_dir),
         mqtt=read_mqtt(top.section("mqtt"), base_dir),
+        wyoming=read_wyoming(top.section("wyoming")),
     )
     top.finish()
     return config

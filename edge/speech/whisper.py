@@ -212,6 +212,9 @@ class WhisperRecognizer:
         self._partial = ""
         self._partial_bytes = 0  # how much audio the cached partial text covers
         self.last_decode_ms = 0.0
+        # The words of the last decode before the command-word check blanked them: what a Wyoming handover
+        # reports as heard when edge itself keeps nothing ("what's the weather").
+        self.last_heard = ""
 
     @property
     def partial_step_ms(self) -> float:
@@ -273,6 +276,7 @@ class WhisperRecognizer:
         self.last_decode_ms = (time.perf_counter() - began) * 1000
         raw = decode_tokens(self._vocabulary, result.sequences_ids[0])
         text = "" if result.no_speech_prob > NO_SPEECH_PROBABILITY else command_text(raw, self.lead_in)
+        self.last_heard = text
         if self.known_words and unknown_fraction(text, self.known_words) > MAX_UNKNOWN_FRACTION:
             log.info("asr: heard %r, mostly words no command uses: not a command", text)
             text = ""
