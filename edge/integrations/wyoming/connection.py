@@ -86,8 +86,10 @@ class Connection(AsyncEventHandler):
             await self._route(event)
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             self._malformed += 1
-            log.warning("wyoming: malformed %r event from %s refused: %s: %s", event.type, self.peer,
-                        type(err).__name__, err)  # fmt: skip
+            name = type(err).__name__
+            log.warning(
+                "wyoming: malformed %r event from %s refused: %s: %s", event.type, self.peer, name, err
+            )
             return await self.send(
                 Error(text=f"malformed {event.type} event: {err}", code="malformed").event()
             )
