@@ -6,6 +6,7 @@ import argparse
 
 from edge.commands.common import load
 from edge.devices.bank import DeviceBank, mock_pin_factory
+from edge.integrations.wyoming.settings import WyomingConfig
 from edge.understanding.validation import validate_models
 
 
@@ -51,4 +52,24 @@ def run(args: argparse.Namespace) -> int:
     print(f"  asr:     {config.asr.engine} ({config.asr.mode})")
     for line in model_summary:
         print(f"  {line}")
+    if config.wyoming is not None:
+        print(f"  {wyoming_summary(config.wyoming)}")
     return 0
+
+
+def wyoming_summary(wyoming: WyomingConfig) -> str:
+    """One line: what the Wyoming server offers Home Assistant and who can reach it."""
+    offers = [
+        name
+        for name, on in (
+            ("satellite", wyoming.satellite),
+            ("wake words", wyoming.wake_service),
+            ("speech-to-text", wyoming.asr_service),
+        )
+        if on
+    ]
+    if wyoming.loopback:
+        reach = "this machine only"
+    else:
+        reach = "the local network" + (", announced by zeroconf" if wyoming.zeroconf else "")
+    return f"wyoming: {', '.join(offers)} on {wyoming.host}:{wyoming.port} ({reach})"
