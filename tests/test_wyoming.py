@@ -8,6 +8,8 @@ from the wyoming library's AsyncTcpClient and event classes (tests/wyoming_suppo
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from edge.events import ActionResult, HandedOver, Intent, NotUnderstood
 from edge.integrations.wyoming.handover import HandOver, hands_over
 from edge.speech.audio import read_wav
 
-from .support import REPO
+from .support import REPO, edge_command, subprocess_env
 from .wyoming_support import Edge, Peer, start_edge, wait_until, wyoming_config
 
 FIXTURES = REPO / "tests" / "fixtures"
@@ -344,3 +346,40 @@ def test_speech_to_text_service_transcribes_with_whisper(tmp_path: Path, factory
         assert "kitchen light" in asyncio.run(transcribe(KITCHEN_ON)).lower()
     finally:
         edge.close()
+
+
+def test_edge_run_serves_home_assistant_from_the_cli(tmp_path: Path) -> None:
+    """The real `edge run` with wyoming: on: the peer connects, and the weather question reaches it once."""
+    config = wyoming_config(tmp_path)
+    assert config.wyoming is not None
+    port = config.wyoming.port
+    command = edge_command("run", "-c", str(config.source), "--board", "sim", "--mock-gpio", "--input",
+                           str(WEATHER), "--events", "json", "--no-sounds", "--status-file",
+                           str(tmp_path / "status.json"))  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=subprocess_env())  # fmt: skip
+    try:
+
+        async def scenario() -> list[Event]:
+            for _ in range(600):  # the runtime loads its models first; bounded at 30 s
+                try:
+                    peer = Peer(port)
+                    await peer.__aenter__()
+                    break
+                except OSError:
+                    await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("edge run never listened")
+            await run_satellite(peer)
+            handed = await peer.read_until("audio-stop")
+            await peer.__aexit__()
+            return handed
+
+        handed = asyncio.run(scenario())
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert [e.type for e in handed].count("run-pipeline") == 1
+    kinds = [json.loads(line)["type"] for line in out.splitlines() if line.startswith("{")]
+    assert "handed-over" in kinds and "action" not in kinds and "intent" not in kinds
