@@ -58,6 +58,7 @@ class StandIn:
         self.answer = read_wav(ANSWER)
         self.answer_sent_s: list[float] = []
         self.handovers = 0
+        self.audio_s: list[float] = []  # the command audio of each handover, in seconds
         self.ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: AsyncTcpClient | None = None
@@ -74,14 +75,20 @@ class StandIn:
         pinger = asyncio.create_task(self._ping(client))
         self.ready.set()
         self._loop, self._client = asyncio.get_running_loop(), client
+        received = 0
         try:
             while True:
                 # Never cancelled mid-event (that would lose bytes): stop() closes the connection instead.
                 event = await client.read_event()
                 if event is None:
                     return
-                if event.type == "audio-stop":
+                if event.type == "audio-start":
+                    received = 0
+                elif event.type == "audio-chunk":
+                    received += len(event.payload or b"")
+                elif event.type == "audio-stop":
                     self.handovers += 1
+                    self.audio_s.append(received / (2 * SAMPLE_RATE_HZ))
                     await self._reply(client)
         finally:
             pinger.cancel()
@@ -179,6 +186,22 @@ class Rig:
                 done = done or until(event)
                 yield time.perf_counter(), event
 
+    def settle(self, timeout_s: float = 15.0) -> None:
+        """Wait until Home Assistant's answer has played and the wake word is no longer muted for it.
+
+        A real answer mutes the wake word while it plays (so edge does not wake itself); the next clip must
+        not start inside that window, or its wake word would be ignored and the clip counted as missed.
+        """
+        deadline = time.perf_counter() + timeout_s
+        satellite = self.bridge.satellite
+        while time.perf_counter() < deadline:
+            while not self.inbox.empty():
+                self.inbox.get_nowait()()
+            waiting = satellite is not None and satellite.sent > len(self.played_s)
+            if not waiting and not getattr(self.runtime.pipeline.wake, "muted", False):
+                return
+            time.sleep(0.05)
+
     def close(self) -> None:
         self.bridge.close()
         self.runtime.close()
@@ -200,6 +223,7 @@ def local_latency(rig: Rig, quick: bool) -> dict[str, Any]:
             started = time.perf_counter()
             acted = [wall for wall, e in rig.paced(samples, lambda e: isinstance(e, ActionResult))
                      if isinstance(e, ActionResult)]  # fmt: skip
+            rig.settle()
             if acted:
                 totals[mode].append((acted[0] - started - speech_end_s) * 1000)
             else:
@@ -220,22 +244,23 @@ def local_latency(rig: Rig, quick: bool) -> dict[str, Any]:
 def handover_share(rig: Rig, stand_in: StandIn, quick: bool) -> dict[str, Any]:
     rig.satellite(True)
     heard: list[str] = []
-    for clip in HANDOVER_CLIPS[:1] if quick else HANDOVER_CLIPS * 3:
+    clips = HANDOVER_CLIPS if quick else HANDOVER_CLIPS * 5
+    sent_before = rig.bridge.satellite.sent if rig.bridge.satellite else 0
+    for clip in clips:
         samples = read_wav(clip)
-        answered_before = len(rig.played_s)
         for _wall, event in rig.paced(samples, lambda e: isinstance(e, HandedOver)):
             if isinstance(event, HandedOver):
                 heard.append(event.text)
-        deadline = time.perf_counter() + 30
-        while len(rig.played_s) == answered_before and time.perf_counter() < deadline:
-            time.sleep(0.01)
+        rig.settle()
     satellite = rig.bridge.satellite
     assert satellite is not None
     to_speaker = [played - sent for played, sent in zip(rig.played_s, stand_in.answer_sent_s, strict=False)]
     return {
+        "clips": len(clips),
         "requests": len(heard),
-        "received_by_stand_in": stand_in.handovers,
+        "sent_to_stand_in": (satellite.sent - sent_before),
         "edge_heard": sorted(set(heard)),
+        "command_audio_s": _percentiles(stand_in.audio_s),
         "pipeline_thread_offer_ms": _percentiles(rig.offer_ms),
         "offer_to_last_audio_byte_ms": _percentiles(list(satellite.send_ms)),
         "answer_end_to_speaker_ms": _percentiles([s * 1000 for s in to_speaker]),
@@ -253,7 +278,6 @@ def listening_cpu(rig: Rig, stand_in: StandIn, seconds: float) -> dict[str, Any]
         list(rig.paced(audio, lambda e: False))
         used = time.process_time() - cpu - (stand_in.cpu_s() - peer)
         result[f"{mode}_cpu_percent_of_one_core"] = round(100 * used / seconds, 2)
-    result["wakes_heard"] = rig.handover.handed_over
     return result
 
 

@@ -84,7 +84,9 @@ def stream(peer: Peer, samples: np.ndarray, rate_hz: int = 16000, chunk: int = 1
     return events
 
 
-def test_describe_reports_a_satellite_its_wake_words_and_whisper(tmp_path: Path, factory: MockFactory) -> None:
+def test_describe_reports_a_satellite_its_wake_words_and_whisper(
+    tmp_path: Path, factory: MockFactory
+) -> None:
     edge = make_edge(tmp_path, factory, KITCHEN_ON)
     try:
 
@@ -115,7 +117,10 @@ def test_local_command_switches_the_pin_and_sends_nothing(tmp_path: Path, factor
 
         asyncio.run(scenario())
         assert levels(edge, factory)["kitchen_light"] == 1.0
-        assert [type(e) for e in edge.events if isinstance(e, Intent | ActionResult)] == [Intent, ActionResult]
+        assert [type(e) for e in edge.events if isinstance(e, Intent | ActionResult)] == [
+            Intent,
+            ActionResult,
+        ]
         assert not any(isinstance(e, HandedOver) for e in edge.events)
         assert edge.bridge.satellite is not None and edge.bridge.satellite.sent == 0
     finally:
@@ -203,7 +208,9 @@ def test_home_assistant_dropping_mid_command_then_reconnecting(tmp_path: Path, f
             await asyncio.to_thread(edge.run_daemon)
             await peer.read_until("audio-stop")
             edge.daemon_for(PORCH)  # the next daemon's inbox hears of the drop
-            peer.client._writer.transport.abort()  # gone while its pipeline runs: no answer ever comes
+            writer = peer.client._writer
+            assert writer is not None
+            writer.transport.abort()  # gone while its pipeline runs: no answer ever comes
 
         asyncio.run(drop_mid_command())
         wait_until(lambda: edge.bridge.server.connections == 0)
@@ -304,7 +311,9 @@ def test_timers_and_announcements_are_played(tmp_path: Path, factory: MockFactor
         edge.close()
 
 
-def test_wake_word_service_hears_hey_jarvis_and_not_a_plain_command(tmp_path: Path, factory: MockFactory) -> None:
+def test_wake_word_service_hears_hey_jarvis_and_not_a_plain_command(
+    tmp_path: Path, factory: MockFactory
+) -> None:
     edge = make_edge(tmp_path, factory, KITCHEN_ON, satellite=False)
     try:
 
@@ -314,10 +323,10 @@ def test_wake_word_service_hears_hey_jarvis_and_not_a_plain_command(tmp_path: Pa
                 for event in stream(peer, read_wav(wav)):
                     await peer.send(event)
                 while True:
-                    event = await peer.read()
-                    assert event is not None
-                    if event.type in ("detection", "not-detected"):
-                        return event
+                    answer = await peer.read()
+                    assert answer is not None
+                    if answer.type in ("detection", "not-detected"):
+                        return answer
 
         heard = asyncio.run(detect(KITCHEN_ON, ["hey_jarvis"]))
         assert heard.type == "detection" and Detection.from_event(heard).name == "hey_jarvis"

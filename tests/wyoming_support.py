@@ -44,7 +44,8 @@ def free_port() -> int:
 def wyoming_config(tmp_path: Path, **settings: object) -> Config:
     """The shipped edge.yaml (sim board) plus a wyoming: section on a free localhost port."""
     lines = [f"  listen: 127.0.0.1:{free_port()}"] + [
-        f"  {key}: {str(value).lower() if isinstance(value, bool) else value}" for key, value in settings.items()
+        f"  {key}: {str(value).lower() if isinstance(value, bool) else value}"
+        for key, value in settings.items()
     ]
     path = tmp_path / "edge.yaml"
     path.write_text(SHIPPED_CONFIG.read_text(encoding="utf-8") + "\nwyoming:\n" + "\n".join(lines) + "\n")
@@ -71,7 +72,9 @@ class Edge:
     bridge: WyomingBridge
     speaker: Speaker
     events: list[EdgeEvent] = field(default_factory=list)
-    audio_end_ms: int = 0  # where the last file ended: the next one carries on from there, as a microphone would
+    audio_end_ms: int = (
+        0  # where the last file ended: the next one carries on from there, as a microphone would
+    )
     _daemon: Daemon | None = None
 
     @property
@@ -80,7 +83,11 @@ class Edge:
 
     def daemon_for(self, wav: Path) -> Daemon:
         """A daemon over ``wav`` (as fast as it decodes) whose inbox the bridge uses; not started."""
-        sinks: tuple[Callable[[EdgeEvent], None], ...] = (self.runtime.publish, *self.bridge.sinks, self.events.append)
+        sinks: tuple[Callable[[EdgeEvent], None], ...] = (
+            self.runtime.publish,
+            *self.bridge.sinks,
+            self.events.append,
+        )
         self._daemon = Daemon(
             lambda: LaterSource(WavSource(wav, chunk_ms=self.runtime.config.audio.chunk_ms), self),
             self.runtime.pipeline,

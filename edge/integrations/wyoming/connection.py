@@ -84,7 +84,9 @@ class Connection(AsyncEventHandler):
         """Route one event; a malformed one is answered with an error event, never a dropped loop."""
         try:
             await self._route(event)
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
+        except Exception as err:  # a missing field, a bad type, audio audioop cannot convert: from the network
+            if isinstance(err, ConnectionError | OSError):
+                return False
             self._malformed += 1
             name = type(err).__name__
             log.warning(

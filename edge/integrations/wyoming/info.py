@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from wyoming.info import AsrModel, AsrProgram, Attribution, Info, Satellite, WakeModel, WakeProgram
 
+from edge import __version__
 from edge.integrations.wyoming.settings import WyomingConfig
 
 # edge has no public home page yet: Home Assistant shows the name and leaves an empty link out.
 ATTRIBUTION = Attribution(name="edge", url="")
-VERSION = "0.1.0"
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def build_info(config: WyomingConfig, wake_words: list[WakeWord], *, wake: bool,
             attribution=ATTRIBUTION,
             installed=True,
             description="edge: offline voice control; what it cannot do goes to Home Assistant",
-            version=VERSION,
+            version=__version__,
             area=config.area,
             has_vad=True,
             active_wake_words=names,
@@ -54,7 +54,7 @@ def build_info(config: WyomingConfig, wake_words: list[WakeWord], *, wake: bool,
                 attribution=ATTRIBUTION,
                 installed=True,
                 description=f"edge wake word: {word.phrase}",
-                version=VERSION,
+                version=__version__,
                 languages=["en"],
                 phrase=word.phrase,
             )
@@ -66,7 +66,7 @@ def build_info(config: WyomingConfig, wake_words: list[WakeWord], *, wake: bool,
                 attribution=ATTRIBUTION,
                 installed=True,
                 description="edge's wake words (including one trained with `edge wake train`)",
-                version=VERSION,
+                version=__version__,
                 models=models,
             )
         )
@@ -76,7 +76,7 @@ def build_info(config: WyomingConfig, wake_words: list[WakeWord], *, wake: bool,
             attribution=ATTRIBUTION,
             installed=True,
             description="Whisper tiny.en (CTranslate2, int8) on the device",
-            version=VERSION,
+            version=__version__,
             languages=["en"],
         )
         info.asr.append(
@@ -85,7 +85,7 @@ def build_info(config: WyomingConfig, wake_words: list[WakeWord], *, wake: bool,
                 attribution=ATTRIBUTION,
                 installed=True,
                 description="edge's offline speech-to-text",
-                version=VERSION,
+                version=__version__,
                 models=[model],
             )
         )
