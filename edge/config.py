@@ -128,7 +128,20 @@ def load_config(path: Path, board_override: str | None = None) -> Config:
     source = str(path)
     top = Section(source, "", load_yaml_mapping(path))
     top.expect_keys(
-        ("board", "devices", "audio", "wake", "asr", "endpoint", "intent", "feedback", "web", "voice", "mqtt", "wyoming")
+        (
+            "board",
+            "devices",
+            "audio",
+            "wake",
+            "asr",
+            "endpoint",
+            "intent",
+            "feedback",
+            "web",
+            "voice",
+            "mqtt",
+            "wyoming",
+        )
     )
     base_dir = path.resolve().parent
 

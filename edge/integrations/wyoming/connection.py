@@ -84,7 +84,7 @@ class Connection(AsyncEventHandler):
         """Route one event; a malformed one is answered with an error event, never a dropped loop."""
         try:
             await self._route(event)
-        except Exception as err:  # a missing field, a bad type, audio audioop cannot convert: from the network
+        except Exception as err:  # from the network: a missing field, a wrong type, audio that cannot convert
             if isinstance(err, ConnectionError | OSError):
                 return False
             self._malformed += 1
