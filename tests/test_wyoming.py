@@ -23,14 +23,14 @@ from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.satellite import PauseSatellite, RunSatellite
 from wyoming.timer import TimerFinished, TimerStarted
 from wyoming.tts import Synthesize
-from wyoming.wake import Detect, Detection
+from wyoming.wake import Detection
 
 from edge.events import ActionResult, HandedOver, Intent, NotUnderstood
 from edge.integrations.wyoming.handover import HandOver, hands_over
 from edge.speech.audio import read_wav
 
 from .support import REPO, edge_command, subprocess_env
-from .wyoming_support import Edge, Peer, start_edge, wait_until, wyoming_config
+from .wyoming_support import Edge, Peer, detect, start_edge, wait_until, wyoming_config
 
 FIXTURES = REPO / "tests" / "fixtures"
 KITCHEN_ON = FIXTURES / "commands" / "turn_on_the_kitchen_light__flite_kal16__clean.wav"
@@ -316,23 +316,11 @@ def test_wake_word_service_hears_hey_jarvis_and_not_a_plain_command(
 ) -> None:
     edge = make_edge(tmp_path, factory, KITCHEN_ON, satellite=False)
     try:
-
-        async def detect(wav: Path, names: list[str]) -> Event:
-            async with Peer(edge.port) as peer:
-                await peer.send(Detect(names=names).event())
-                for event in stream(peer, read_wav(wav)):
-                    await peer.send(event)
-                while True:
-                    answer = await peer.read()
-                    assert answer is not None
-                    if answer.type in ("detection", "not-detected"):
-                        return answer
-
-        heard = asyncio.run(detect(KITCHEN_ON, ["hey_jarvis"]))
+        heard = asyncio.run(detect(edge.port, read_wav(KITCHEN_ON), ["hey_jarvis"]))
         assert heard.type == "detection" and Detection.from_event(heard).name == "hey_jarvis"
         assert 500 < (Detection.from_event(heard).timestamp or 0) < 2500
-        assert asyncio.run(detect(NO_WAKE, ["hey_jarvis"])).type == "not-detected"
-        assert asyncio.run(detect(KITCHEN_ON, ["alexa"])).type == "not-detected"
+        assert asyncio.run(detect(edge.port, read_wav(NO_WAKE), ["hey_jarvis"])).type == "not-detected"
+        assert asyncio.run(detect(edge.port, read_wav(KITCHEN_ON), ["alexa"])).type == "not-detected"
     finally:
         edge.close()
 

@@ -10,16 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
-from wyoming.event import Event
-from wyoming.wake import Detect, Detection
+from wyoming.wake import Detection
 
 from edge.config import load_config
 from edge.speech.wake_evaluation import held_back_positives, pad
 from edge.speech.wake_synthesis import noise
 
 from .support import edge_command, subprocess_env
-from .test_wyoming import KITCHEN_ON, stream
-from .wyoming_support import Peer, start_edge, wyoming_config
+from .test_wyoming import KITCHEN_ON
+from .wyoming_support import Peer, detect, start_edge, wyoming_config
 
 pytestmark = pytest.mark.skipif(
     shutil.which("flite") is None or shutil.which("espeak-ng") is None,
@@ -51,24 +50,17 @@ def test_a_trained_wake_word_is_a_wyoming_wake_service(tmp_path: Path) -> None:
     edge = start_edge(config, factory, KITCHEN_ON)  # the daemon is never run: only the service is used
     try:
 
-        async def detect(samples: np.ndarray) -> Event:
+        async def describe() -> None:
             async with Peer(edge.port) as peer:
                 info = await peer.describe()
                 assert [m.name for m in info.wake[0].models] == ["hey_edge"]
                 assert info.wake[0].models[0].phrase == PHRASE
-                await peer.send(Detect(names=["hey_edge"]).event())
-                for event in stream(peer, samples):
-                    await peer.send(event)
-                while True:
-                    answer = await peer.read()
-                    assert answer is not None
-                    if answer.type in ("detection", "not-detected"):
-                        return answer
 
-        heard = [asyncio.run(detect(samples)) for samples in spoken]
+        asyncio.run(describe())
+        heard = [asyncio.run(detect(edge.port, samples, ["hey_edge"])) for samples in spoken]
         names = [Detection.from_event(e).name for e in heard if e.type == "detection"]
         assert len(names) >= 2 and set(names) == {"hey_edge"}, [e.type for e in heard]
-        assert asyncio.run(detect(quiet)).type == "not-detected"
+        assert asyncio.run(detect(edge.port, quiet, ["hey_edge"])).type == "not-detected"
     finally:
         edge.close()
         factory.reset()

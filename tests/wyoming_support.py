@@ -192,6 +192,28 @@ class Peer:
         return seen[:-1]
 
 
+async def detect(port: int, samples: np.ndarray, names: list[str]) -> Event:
+    """Home Assistant's wake word entity: detect, the audio, then edge's detection or not-detected."""
+    from wyoming.audio import AudioChunk as WyChunk
+    from wyoming.audio import AudioStart, AudioStop
+    from wyoming.wake import Detect
+
+    async with Peer(port) as peer:
+        await peer.send(Detect(names=names).event())
+        await peer.send(AudioStart(rate=16000, width=2, channels=1).event())
+        pcm = samples.astype("<i2").tobytes()
+        for offset in range(0, len(pcm), 2048):
+            await peer.send(
+                WyChunk(rate=16000, width=2, channels=1, audio=pcm[offset : offset + 2048]).event()
+            )
+        await peer.send(AudioStop().event())
+        while True:
+            answer = await peer.read()
+            assert answer is not None, "edge closed the connection"
+            if answer.type in ("detection", "not-detected"):
+                return answer
+
+
 def wait_until(condition: Callable[[], bool], timeout_s: float = TIMEOUT_S) -> None:
     """Poll a condition another thread makes true (a closed connection), bounded by ``timeout_s``."""
     step = threading.Event()

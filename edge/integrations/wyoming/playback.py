@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.events import Event
-from edge.runtime.speaker import MUTE_MARGIN_S, Player, Submit, WakeMute
+from edge.runtime.speaker import MUTE_MARGIN_S, Player, Submit, WakeMute, request_mute
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +90,7 @@ class Playback:
                     clip.done()
 
     def _play(self, clip: Clip) -> None:
-        if self.mute is not None and self.submit is not None:
-            mute, seconds = self.mute, clip.duration_s + MUTE_MARGIN_S
-
-            def mute_request() -> list[Event]:
-                mute.mute_for(seconds)
-                return []
-
-            self.submit(mute_request)
+        request_mute(self.mute, self.submit, clip.duration_s + MUTE_MARGIN_S)
         log.info("wyoming: playing %s (%.1f s)", clip.what, clip.duration_s)
         if self.player is not None:
             self.player(clip.samples, clip.rate_hz)
