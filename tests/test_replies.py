@@ -15,7 +15,7 @@ from edge.events import ActionResult, Detection, Event, NotUnderstood, StageErro
 from edge.runtime.replies import reply_for
 from edge.runtime.speaker import EspeakSynthesizer, Speaker, VoiceConfig, WakeMute, synthesizer_from_config
 from edge.speech.audio import chunk_samples, read_wav
-from edge.speech.wake import MicroWakeDetector
+from edge.speech.wake.engines import MicroWakeDetector
 
 from .support import SHIPPED_CONFIG
 

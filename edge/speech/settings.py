@@ -101,7 +101,7 @@ def _wake_phrases(section: Section) -> tuple[str, ...]:
 
 def _read_custom_wake(section: Section, base_dir: Path, wake: WakeConfig) -> WakeConfig:
     """The custom engine's model file, checked now so a bad file stops the daemon before it is ready."""
-    from edge.speech.custom_wake import load_wake_head
+    from edge.speech.wake.custom import load_wake_head
 
     if wake.engine != "custom":
         section.fail("model", f"is only read by engine custom (engine is {wake.engine})")
@@ -114,7 +114,7 @@ def _read_custom_wake(section: Section, base_dir: Path, wake: WakeConfig) -> Wak
     if step_ms % 80:
         section.fail("step_ms", f"{step_ms} must be a multiple of 80 ms (one speech-embedding frame)")
     if verify:
-        from edge.speech.whisper import find_whisper_model
+        from edge.speech.asr.whisper import find_whisper_model
 
         if find_whisper_model(None) is None:
             section.fail(

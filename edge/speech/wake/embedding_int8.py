@@ -7,13 +7,13 @@ The ranges were measured once on this project's own synthetic speech and noise (
 are committed in ``models/wake_embedding_int8.json`` with the sha256 of the float model they belong to.
 
 Integer convolutions are exact, so the numbers still do not depend on how many hops a call computes: the
-stages of ``edge.speech.embedding_stages`` and the batches of training give the same embeddings. They are
+stages of ``edge.speech.wake.embedding_stages`` and the batches of training give the same embeddings. They are
 not the float network's numbers (about 7 % apart, relative L2, on speech), so a head trained on int8
 embeddings runs on int8 embeddings and one trained on float runs on float; openWakeWord's pretrained heads
 were trained on float. The last convolution stays float: quantizing it costs accuracy and saves nothing.
 
 Regenerate the ranges (only needed if pyopen-wakeword ships another embedding model; heads trained before
-must then be trained again): ``python -m edge.speech.embedding_int8``.
+must then be trained again): ``python -m edge.speech.wake.embedding_int8``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 
 from edge.errors import ModelError
 from edge.resources import data_dir
-from edge.speech.embedding_stages import EMBEDDING_MEL_FRAMES, MELS_PER_HOP, SizedModel, cut_graph
+from edge.speech.wake.embedding_stages import EMBEDDING_MEL_FRAMES, MELS_PER_HOP, SizedModel, cut_graph
 from edge.tflite_model import schema
 
 RANGES_NAME = "wake_embedding_int8.json"
@@ -85,7 +85,7 @@ def quantize_embedding(content: bytes, ranges: dict[str, Any], source: str) -> b
     if hashlib.sha256(content).hexdigest() != ranges["model_sha256"]:
         raise ModelError(
             f"{source}: the int8 ranges were measured on another embedding model (pyopen-wakeword "
-            "changed?); regenerate them with `python -m edge.speech.embedding_int8`"
+            "changed?); regenerate them with `python -m edge.speech.wake.embedding_int8`"
         )
     s = schema()
     model = s.ModelT.InitFromObj(s.Model.GetRootAsModel(content, 0))
@@ -187,8 +187,8 @@ def calibrate(content: bytes, mels: np.ndarray) -> list[list[float]]:
 
 def _calibration_mels(seed: int = 0, sentences: int = 160) -> np.ndarray:
     """Mels of this project's synthetic everyday speech, loud and quiet, over noise 0-40 dB below it."""
-    from edge.speech.wake_features import HOP_SAMPLES, MEL_SAMPLES, MelFrontend, feature_models_dir
-    from edge.speech.wake_synthesis import (
+    from edge.speech.wake.features import HOP_SAMPLES, MEL_SAMPLES, MelFrontend, feature_models_dir
+    from edge.speech.wake.synthesis import (
         Utterance,
         everyday_sentences,
         installed_voices,
@@ -223,13 +223,13 @@ def _calibration_mels(seed: int = 0, sentences: int = 160) -> np.ndarray:
 
 def main() -> None:
     """Measure the ranges on synthetic speech and write them to models/ (a maintainer's step, ~30 s)."""
-    from edge.speech.wake_features import feature_models_dir, feature_models_version
+    from edge.speech.wake.features import feature_models_dir, feature_models_version
 
     path = feature_models_dir() / "embedding_model.tflite"
     content = path.read_bytes()
     mels = _calibration_mels()
     ranges = {
-        "about": "int8 ranges of openWakeWord's embedding convolutions; see edge/speech/embedding_int8.py",
+        "about": "int8 ranges of openWakeWord's embedding convolutions; see edge/speech/wake/embedding_int8.py",
         "model": f"pyopen-wakeword {feature_models_version()} embedding_model.tflite",
         "model_sha256": hashlib.sha256(content).hexdigest(),
         "calibration": f"{len(mels) / 100:.0f} s of edge's synthetic everyday speech over noise, seed 0",

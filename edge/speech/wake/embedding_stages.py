@@ -28,7 +28,7 @@ MELS_PER_HOP = 8  # the network's time stride (three halvings): one embedding pe
 MEL_BINS = 32
 EMBEDDING_SIZE = 96
 
-# "int8": convolutions in int8 (edge.speech.embedding_int8), what `edge wake train` heads use since edge 0.x;
+# "int8": convolutions in int8 (edge.speech.wake.embedding_int8), what `edge wake train` heads use since edge 0.x;
 # "float": the bundled model as it is, what openWakeWord's pretrained heads and older edge heads were trained on.
 Precision = Literal["float", "int8"]
 PRECISIONS: tuple[Precision, ...] = ("float", "int8")
@@ -200,7 +200,7 @@ class StagedEmbedding:
 @functools.cache
 def _int8_model(content: bytes, source: str) -> bytes:
     """The int8 network, made once per process (about 100 ms)."""
-    from edge.speech.embedding_int8 import load_ranges, quantize_embedding
+    from edge.speech.wake.embedding_int8 import load_ranges, quantize_embedding
 
     return quantize_embedding(content, load_ranges(), source)
 

@@ -5,7 +5,7 @@ Every 80 ms the feature models turn the last 775 ms of audio into one embedding;
 the head was trained for (a finished phrase scores high on four frames in a row; a stray frame is noise).
 Sensitivity 0.5 keeps the trained threshold; 0 and 1 move it by 2 in logit space, as for micro models.
 With ``verify`` (the default in the config), a head wake is only a candidate: Whisper must hear the phrase in
-the last seconds of audio (``edge.speech.wake_verify``) before it becomes a Detection.
+the last seconds of audio (``edge.speech.wake.verify``) before it becomes a Detection.
 
 The features are computed ``step_ms`` of audio at a time (640 ms by default, well under half the hop-by-hop
 CPU) and the embedding model rests in quiet rooms (``EmbeddingStream``). A wake can so come up to a step
@@ -25,10 +25,10 @@ import numpy as np
 from edge.errors import ModelError
 from edge.events import Detection
 from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk
-from edge.speech.embedding_int8 import ranges_digest
-from edge.speech.embedding_stages import PRECISIONS, Precision, SizedModel
-from edge.speech.wake_features import EMBEDDING_SIZE, HOP_SAMPLES, EmbeddingStream
-from edge.speech.wake_verify import VERIFY_SECONDS, PhraseVerifier, Verdict
+from edge.speech.wake.embedding_int8 import ranges_digest
+from edge.speech.wake.embedding_stages import PRECISIONS, Precision, SizedModel
+from edge.speech.wake.features import EMBEDDING_SIZE, HOP_SAMPLES, EmbeddingStream
+from edge.speech.wake.verify import VERIFY_SECONDS, PhraseVerifier, Verdict
 from edge.tflite_model import read_tflite
 
 log = logging.getLogger(__name__)
