@@ -16,10 +16,15 @@ from typing import Any
 import pytest
 
 from edge.errors import ModelError
-from edge.speech.asr.recognizers import PhraseGrammar, PocketSphinxRecognizer, phrase_grammar, recognizer_from_config
-from edge.speech.audio import chunk_samples, read_wav
 from edge.speech.asr.model_fetch import MODELS, fetch_model, installed_models
-from edge.speech.settings import AsrConfig
+from edge.speech.asr.recognizers import (
+    PhraseGrammar,
+    PocketSphinxRecognizer,
+    phrase_grammar,
+    recognizer_from_config,
+)
+from edge.speech.asr.settings import AsrConfig
+from edge.speech.audio import chunk_samples, read_wav
 
 from .support import edge_command, subprocess_env
 from .test_wake import CLIPS, FIXTURES

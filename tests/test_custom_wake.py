@@ -14,9 +14,9 @@ from edge.cli import main
 from edge.errors import EXIT_CONFIG, EXIT_USAGE
 from edge.speech.audio import read_wav
 from edge.speech.wake.custom import CustomWakeDetector
-from edge.speech.settings import WakeConfig
 from edge.speech.wake.engines import wake_from_config
 from edge.speech.wake.evaluation import detects, held_back_positives, pad
+from edge.speech.wake.settings import WakeConfig
 from edge.speech.wake.synthesis import noise
 from edge.speech.wake.training import TINY_SETTINGS, train_wake_word
 from edge.tflite_model import read_tflite

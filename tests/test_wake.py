@@ -14,8 +14,13 @@ import yaml
 from edge.errors import ConfigError
 from edge.events import Detection
 from edge.speech.audio import chunk_samples, read_wav
-from edge.speech.settings import WakeConfig
-from edge.speech.wake.engines import MicroWakeDetector, PocketSphinxWakeDetector, WakeDetector, wake_from_config
+from edge.speech.wake.engines import (
+    MicroWakeDetector,
+    PocketSphinxWakeDetector,
+    WakeDetector,
+    wake_from_config,
+)
+from edge.speech.wake.settings import WakeConfig
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

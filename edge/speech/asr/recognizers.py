@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from edge.errors import BackendMissingError, ModelError
+from edge.speech.asr.settings import DEFAULT_VOSK_MODEL_DIRS, AsrConfig, find_whisper_model
+from edge.speech.asr.whisper import WhisperRecognizer, whisper_available, whisper_recognizer
 from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk
-from edge.speech.settings import DEFAULT_VOSK_MODEL_DIRS, AsrConfig
-from edge.speech.asr.whisper import WhisperRecognizer, find_whisper_model, whisper_available, whisper_recognizer
 
 log = logging.getLogger(__name__)
 

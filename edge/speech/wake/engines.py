@@ -21,8 +21,8 @@ from edge.errors import BackendMissingError, ConfigError
 from edge.events import Detection
 from edge.speech.asr.recognizers import find_vosk_model, load_vosk_model, pocketsphinx_decoder
 from edge.speech.audio import AudioChunk
-from edge.speech.settings import WakeConfig
 from edge.speech.wake.models import SharedFeatureModels
+from edge.speech.wake.settings import WakeConfig
 
 log = logging.getLogger(__name__)
 

@@ -19,14 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import BackendMissingError, ModelError
-from edge.speech.wake.embedding_stages import (
-    EMBEDDING_MEL_FRAMES,
-    EMBEDDING_SIZE,
-    MEL_BINS,
-    MELS_PER_HOP,
-    Precision,
-    StagedEmbedding,
-)
+from edge.speech.wake.embedding_graph import EMBEDDING_MEL_FRAMES, MEL_BINS, MELS_PER_HOP
+from edge.speech.wake.embedding_stages import StagedEmbedding
+from edge.speech.wake.head_file import EMBEDDING_SIZE, Precision
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,9 @@ import numpy as np
 
 from edge.errors import UsageError
 from edge.speech.audio import SAMPLE_RATE_HZ, read_wav
-from edge.speech.wake.custom import MANIFEST_KIND
-from edge.speech.wake.embedding_int8 import ranges_digest
-from edge.speech.wake.features import EMBEDDING_SIZE, HOP_SAMPLES, EmbeddingStream, feature_models_version
+from edge.speech.wake.features import HOP_SAMPLES, EmbeddingStream, feature_models_version
 from edge.speech.wake.head import fit_head
+from edge.speech.wake.head_file import EMBEDDING_SIZE, MANIFEST_KIND, ranges_digest
 from edge.speech.wake.synthesis import (
     Utterance,
     Voice,

@@ -115,7 +115,7 @@ class PhraseVerifier:
     """Whisper tiny.en on one thread, asked whether the phrase was just said."""
 
     def __init__(self, phrase: str, model_dir: Path | None = None) -> None:
-        from edge.speech.asr.whisper import find_whisper_model
+        from edge.speech.asr.settings import find_whisper_model
 
         found = find_whisper_model(model_dir)
         if found is None:
