@@ -6,6 +6,7 @@ import ast
 import itertools
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,3 +207,9 @@ def test_the_checks_name_a_circle_and_an_upward_import(tmp_path: Path) -> None:
     assert import_cycles(found) == [
         ["edge/config.py:1 edge.config -> edge.errors", "edge/errors.py:2 edge.errors -> edge.config"]
     ]
+
+
+def test_every_package_is_in_the_wheel() -> None:
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {name for name, path in package_modules(REPO).items() if path.name == "__init__.py"}
+    assert on_disk - listed == set(), "add these to pyproject.toml's packages so a wheel install has them"
