@@ -13,8 +13,8 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from wyoming.wake import Detection
 
 from edge.config import load_config
-from edge.speech.wake_evaluation import held_back_positives, pad
-from edge.speech.wake_synthesis import noise
+from edge.speech.wake.evaluation import held_back_positives, pad
+from edge.speech.wake.synthesis import noise
 
 from .support import edge_command, subprocess_env
 from .test_wyoming import KITCHEN_ON

@@ -23,7 +23,7 @@ from edge.integrations.wyoming.server import WyomingServer
 from edge.integrations.wyoming.services import Engines
 from edge.runtime.daemon import ChunkTap, Request
 from edge.runtime.speaker import Player, WakeMute, sounddevice_blocking_player
-from edge.speech.wake import wake_from_config
+from edge.speech.wake.engines import wake_from_config
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def _wake_factory(config: Config) -> Callable[[], Any]:
 
 def _transcriber(config: Config, recognizer: Any) -> Callable[[bytes], str] | None:
     """Whisper for Home Assistant: the command recognizer's model, without its command-word check."""
-    from edge.speech.whisper import WhisperRecognizer, whisper_recognizer
+    from edge.speech.asr.whisper import WhisperRecognizer, whisper_recognizer
 
     try:
         if isinstance(recognizer, WhisperRecognizer):
