@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -307,6 +308,29 @@ def test_timers_and_announcements_are_played(tmp_path: Path, factory: MockFactor
         (alarm, alarm_rate), (said, said_rate) = edge.speaker.clips
         assert alarm_rate == 16000 and np.abs(alarm).max() > 10000  # three beeps
         assert said_rate == 8000 and np.array_equal(said, announcement[::2])
+    finally:
+        edge.close()
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="spoken replies need Debian's espeak-ng")
+def test_with_a_voice_a_finished_timer_is_said(tmp_path: Path, factory: MockFactory) -> None:
+    config = wyoming_config(tmp_path, extra_yaml="\nvoice:\n  replies: true\n")
+    edge = start_edge(config, factory, KITCHEN_ON)
+    try:
+
+        async def scenario() -> None:
+            async with Peer(edge.port) as peer:
+                await run_satellite(peer)
+                await peer.send(TimerStarted(id="t2", total_seconds=300, name="pasta").event())
+                await peer.send(TimerFinished(id="t2").event())
+                for event in stream(peer, read_wav(ANSWER)):  # then an announcement, to know both played
+                    await peer.send(event)
+                await peer.read_until("played")
+
+        asyncio.run(scenario())
+        (said, rate), _announcement = edge.speaker.clips
+        # espeak-ng's own rate and a sentence's length ("the pasta timer is done"), not the 16 kHz beeps.
+        assert rate == 22050 and 0.8 < len(said) / rate < 3.0
     finally:
         edge.close()
 

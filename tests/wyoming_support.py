@@ -41,14 +41,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wyoming_config(tmp_path: Path, **settings: object) -> Config:
-    """The shipped edge.yaml (sim board) plus a wyoming: section on a free localhost port."""
+def wyoming_config(tmp_path: Path, extra_yaml: str = "", **settings: object) -> Config:
+    """The shipped edge.yaml (sim board), ``extra_yaml``, and a wyoming: section on a free localhost port."""
     lines = [f"  listen: 127.0.0.1:{free_port()}"] + [
         f"  {key}: {str(value).lower() if isinstance(value, bool) else value}"
         for key, value in settings.items()
     ]
     path = tmp_path / "edge.yaml"
-    path.write_text(SHIPPED_CONFIG.read_text(encoding="utf-8") + "\nwyoming:\n" + "\n".join(lines) + "\n")
+    shipped = SHIPPED_CONFIG.read_text(encoding="utf-8")
+    path.write_text(shipped + extra_yaml + "\nwyoming:\n" + "\n".join(lines) + "\n")
     return load_config(path, board_override="sim")
 
 

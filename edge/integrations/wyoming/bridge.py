@@ -22,7 +22,7 @@ from edge.integrations.wyoming.satellite import Satellite
 from edge.integrations.wyoming.server import WyomingServer
 from edge.integrations.wyoming.services import Engines
 from edge.runtime.daemon import ChunkTap, Request
-from edge.runtime.speaker import Player, WakeMute, sounddevice_blocking_player
+from edge.runtime.speaker import Player, WakeMute, sounddevice_blocking_player, synthesizer_from_config
 from edge.speech.wake.engines import wake_from_config
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,9 @@ class WyomingBridge:
             raise EdgeError("wyoming: the config has no wyoming section")
         mute = pipeline.wake if isinstance(pipeline.wake, WakeMute) else WakeMute(pipeline.wake)
         pipeline.wake = mute
-        playback = Playback(player if player is not None else _default_player(), mute)
+        # With spoken replies on, a finished timer is said in edge's voice; without, it rings.
+        voice = synthesizer_from_config(config.voice) if config.voice.replies else None
+        playback = Playback(player if player is not None else _default_player(), mute, voice)
         satellite: Satellite | None = None
         if settings.satellite:
             satellite = Satellite(playback, timeout_s=settings.handover_timeout_s)

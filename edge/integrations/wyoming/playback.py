@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.runtime.speaker import MUTE_MARGIN_S, Player, Submit, WakeMute, request_mute
+from edge.runtime.speaker import MUTE_MARGIN_S, Player, Submit, Synthesizer, WakeMute, request_mute
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ class Clip:
     rate_hz: int
     what: str
     done: Callable[[], None] | None = None
+    say: str | None = None  # spoken instead of ``samples`` when edge has a voice (voice.replies)
 
     @property
     def duration_s(self) -> float:
@@ -39,7 +40,7 @@ class Clip:
 
 
 def alarm_tone(rate_hz: int = 16000, beeps: int = 3) -> np.ndarray:
-    """Three short beeps: the sound of a finished timer when no voice is configured."""
+    """Three short beeps: a finished timer's sound when edge has no voice (voice.replies off)."""
     beep = np.sin(2 * np.pi * TONE_HZ * np.arange(rate_hz // 5) / rate_hz) * 0.4 * 32767
     gap = np.zeros(rate_hz // 8)
     return np.concatenate([np.concatenate([beep, gap]) for _ in range(beeps)]).astype(np.int16)
@@ -48,9 +49,12 @@ def alarm_tone(rate_hz: int = 16000, beeps: int = 3) -> np.ndarray:
 class Playback:
     """Plays clips one after another on its own thread; ``play`` never blocks."""
 
-    def __init__(self, player: Player | None, mute: WakeMute | None = None) -> None:
+    def __init__(
+        self, player: Player | None, mute: WakeMute | None = None, synthesizer: Synthesizer | None = None
+    ) -> None:
         self.player = player  # None: no sound output (logged once); clips are still reported played
         self.mute = mute
+        self.synthesizer = synthesizer  # speaks a clip's ``say`` text, on this thread
         self.submit: Submit | None = None  # the daemon's inbox, set once the daemon exists
         self.played = 0
         self.dropped = 0
@@ -90,6 +94,9 @@ class Playback:
                     clip.done()
 
     def _play(self, clip: Clip) -> None:
+        if clip.say is not None and self.synthesizer is not None:
+            samples, rate_hz = self.synthesizer.synthesize(clip.say)
+            clip = Clip(samples, rate_hz, f"{clip.what} {clip.say!r}", clip.done)
         request_mute(self.mute, self.submit, clip.duration_s + MUTE_MARGIN_S)
         log.info("wyoming: playing %s (%.1f s)", clip.what, clip.duration_s)
         if self.player is not None:

@@ -50,6 +50,11 @@ SEND_CHUNK_BYTES = 2048  # 64 ms of 16 kHz audio per event, as Home Assistant's 
 _ENDS_COMMAND = (ActionResult, NotUnderstood, Timeout, StageError, HandedOver)
 
 
+def timer_sentence(name: str | None) -> str:
+    """What edge says when a timer Home Assistant set on it ends."""
+    return f"the {name} timer is done" if name else "your timer is done"
+
+
 class Session(Protocol):
     """One connection from Home Assistant, as the satellite sees it (edge.integrations.wyoming.connection)."""
 
@@ -120,7 +125,7 @@ class Satellite:
         self.handover: HandOver | None = None
         self.submit: Submit | None = None  # the daemon's inbox, set once the daemon exists
         self._announce_timer = announce_timer or (
-            lambda name: Clip(alarm_tone(), SAMPLE_RATE_HZ, "timer alarm")
+            lambda name: Clip(alarm_tone(), SAMPLE_RATE_HZ, "timer alarm", say=timer_sentence(name))
         )
         self._clock = clock
         self._waiting: queue.Queue[Handover] = queue.Queue(maxsize=HANDOVERS_WAITING)
