@@ -1,0 +1,72 @@
+"""The same answers on any CPU: the fixtures with the recognizer's decodes made 20x and 50x slower.
+
+The slowdown is injected through the recognizer's clock (every decode measures 20x or 50x its real time), not
+slept, so the test costs what a full-speed replay costs. Edge once chose its partial-decode step from the last
+decode's time, and a slow board then heard fewer partials and ended commands elsewhere; what the pipeline
+hears and does must now depend on the audio alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+from edge.events import ActionResult, Transcript
+from edge.runtime.assembly import Runtime, build_runtime
+from edge.speech.whisper import WhisperRecognizer
+
+from .test_end_to_end import MANIFEST, _config, pin_levels, replay_clip
+
+SLOWDOWNS = (20, 50)
+# Every clip that wakes: the ones where recognition, endpointing and the action can differ.
+CLIPS = [clip for clip in MANIFEST if clip["wake"]]
+
+
+def slowed_clock(factor: float) -> Callable[[], float]:
+    """A clock on which every interval lasts ``factor`` times its real length (a CPU that much slower)."""
+    return lambda: time.perf_counter() * factor
+
+
+def answers(factor: float) -> tuple[dict[str, Any], float]:
+    """Per clip on a fresh runtime (a dimmed light remembers its level): transcripts, actions, final pins.
+
+    Also the last decode's time as the recognizer measured it.
+    """
+    factory = MockFactory(revision="c03111", pin_class=MockPWMPin)
+    runtime = build_runtime(_config(), pin_factory=factory)
+    try:
+        recognizer = runtime.pipeline.recognizer
+        assert isinstance(recognizer, WhisperRecognizer), "the shipped config should resolve to Whisper"
+        recognizer.clock = slowed_clock(factor)
+        return _replay_all(runtime, factory), recognizer.last_decode_ms
+    finally:
+        runtime.close()
+        factory.reset()
+
+
+def _replay_all(runtime: Runtime, factory: MockFactory) -> dict[str, Any]:
+    result = {}
+    for clip in CLIPS:
+        events = replay_clip(runtime, clip["file"])
+        heard = [(e.text, e.endpoint, e.endpoint_ms) for e in events if isinstance(e, Transcript)]
+        done = [(e.intent, e.device, e.description) for e in events if isinstance(e, ActionResult)]
+        result[Path(clip["file"]).name] = (heard, done, pin_levels(runtime, factory))
+    return result
+
+
+def test_slow_recognizer_gives_the_same_transcripts_and_pins() -> None:
+    full_speed, real_decode_ms = answers(1)
+    assert sum(bool(done) for _, done, _ in full_speed.values()) >= 25  # most command clips act
+    for factor in SLOWDOWNS:
+        slowed, slow_decode_ms = answers(factor)
+        # The seam took: decodes really did look this much slower to edge.
+        assert slow_decode_ms > 5 * real_decode_ms, (factor, slow_decode_ms, real_decode_ms)
+        different = {
+            name: (full_speed[name], slowed[name]) for name in full_speed if full_speed[name] != slowed[name]
+        }
+        assert not different, f"x{factor}: {different}"
