@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from edge.events import ActionResult, Transcript
