@@ -9,17 +9,19 @@ hears and does must now depend on the audio alone.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from edge.events import ActionResult, Transcript
+from edge.events import ActionResult, Detection, Event, StageError, Transcript
 from edge.runtime.assembly import Runtime, build_runtime
+from edge.speech.audio import SAMPLE_RATE_HZ, chunk_samples, read_wav
 from edge.speech.whisper import WhisperRecognizer
 
-from .test_end_to_end import MANIFEST, _config, pin_levels, replay_clip
+from .test_end_to_end import FIXTURES, MANIFEST, _config, pin_levels, replay_clip
 
 SLOWDOWNS = (20, 50)
 # Every clip that wakes: the ones where recognition, endpointing and the action can differ.
@@ -69,3 +71,42 @@ def test_slow_recognizer_gives_the_same_transcripts_and_pins() -> None:
             name: (full_speed[name], slowed[name]) for name in full_speed if full_speed[name] != slowed[name]
         }
         assert not different, f"x{factor}: {different}"
+
+
+def test_audio_lost_mid_command_drops_the_command_and_the_next_one_is_heard() -> None:
+    factory = MockFactory(revision="c03111", pin_class=MockPWMPin)
+    runtime = build_runtime(_config(), pin_factory=factory)
+    clip = next(c for c in CLIPS if c["intent"] == "light_on" and c["snr_db"] is None)
+    try:
+        samples = read_wav(FIXTURES / clip["file"])
+        events = list(_feed(runtime, samples, 0))
+        wake_ms = next(e.timestamp_ms for e in events if isinstance(e, Detection))
+        end_ms = next(e.timestamp_ms for e in events if isinstance(e, Transcript))
+        runtime.bank.to_safe_state()
+        runtime.pipeline.reset()
+        # The same clip with 400 ms cut out between the wake and the end of the command: stamps jump over it.
+        cut_ms = (wake_ms + end_ms) // 2 // 20 * 20
+        cut, gap = cut_ms * SAMPLE_RATE_HZ // 1000, 400 * SAMPLE_RATE_HZ // 1000
+        before = list(_feed(runtime, samples[:cut], 100_000, quiet_ms=0))
+        after = list(_feed(runtime, samples[cut + gap :], 100_000 + cut_ms + 400))
+        lost = [e for e in after if isinstance(e, StageError)]
+        assert any(isinstance(e, Detection) for e in before)
+        assert len(lost) == 1 and lost[0].stage == "audio" and "400 ms" in lost[0].message
+        assert not [e for e in before + after if isinstance(e, ActionResult | Transcript)]
+        assert not pin_levels(runtime, factory)["kitchen_light"]["on"]
+        # Then the whole clip again, later in the stream: heard and acted on as at first.
+        again = list(_feed(runtime, samples, 200_000))
+        assert [e.text for e in again if isinstance(e, Transcript)] == [
+            e.text for e in events if isinstance(e, Transcript)
+        ]
+        assert pin_levels(runtime, factory)["kitchen_light"]["on"]
+    finally:
+        runtime.close()
+        factory.reset()
+
+
+def _feed(runtime: Runtime, samples: np.ndarray, start_ms: int, quiet_ms: int = 4200) -> Iterator[Event]:
+    """The samples then a quiet room, as chunks stamped from ``start_ms``."""
+    quiet = np.zeros(SAMPLE_RATE_HZ * quiet_ms // 1000, dtype=np.int16)
+    for chunk in chunk_samples(np.concatenate([samples, quiet]), runtime.config.audio.chunk_ms, start_ms):
+        yield from runtime.pipeline.feed(chunk)
