@@ -118,12 +118,12 @@ def microphone_check(
             if sum(map(len, heard)) >= wanted:
                 break
     except EdgeError as err:
-        return {"ok": False, "source": _mic_name(source.device), "problem": str(err)}
+        return {"ok": False, "source": _mic_name(device), "problem": str(err)}
     finally:
         source.close()
     samples = np.concatenate(heard)[:wanted] if heard else np.zeros(0, dtype=np.int16)
     return {
-        **level_check(samples, f"{_mic_name(source.device)} at {source.rate_hz} Hz"),
+        **level_check(samples, f"{_mic_name(device)} at {source.rate_hz} Hz"),
         "drops": source.drops,
     }
 
