@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import sys
+import tomllib
 import wave
 from pathlib import Path
 from typing import Any
@@ -112,3 +115,31 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path) -> None:
     bogus.write_text("not audio")
     result = doctor(tmp_path, "--input", str(bogus))
     assert result.returncode == 2 and str(bogus) in result.stderr and "Traceback" not in result.stderr
+
+
+def test_doctor_runs_from_an_installed_layout_with_no_checkout(tmp_path: Path) -> None:
+    """The files as a wheel installs them (pyproject's package-dir mapping), no repository around them.
+
+    A real wheel is built and installed by hand (docs/doctor.md): building one here would download setuptools.
+    """
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    site = tmp_path / "site-packages"
+    shutil.copytree(REPO / "edge", site / "edge", ignore=shutil.ignore_patterns("__pycache__"))
+    for package, folder in setuptools["package-dir"].items():
+        shutil.copytree(REPO / folder, site / package.replace(".", "/"))
+    env = subprocess_env(PYTHONPATH=str(site))
+    env.pop("EDGE_CONFIG", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "edge", "doctor", "--json", "--input", str(FIXTURE)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["board"]["profile"] in ("sim", "rpi4b", "rpi5", "rpizero2w")  # auto: the boards were found
+    assert report["asr"]["heard"] == "turn on the kitchen light"
+    assert report["wake"]["heard_check_phrase"] is True

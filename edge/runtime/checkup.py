@@ -8,7 +8,6 @@ returns a plain dict (what ``edge doctor --json`` prints) with ``ok`` and, when 
 
 from __future__ import annotations
 
-import importlib.resources
 import resource
 import shutil
 import subprocess
@@ -35,7 +34,7 @@ SERVICE = "edge.service"
 
 def sound(name: str) -> Path:
     """A clip shipped in ``edge.sounds``."""
-    return Path(str(importlib.resources.files("edge.sounds") / name))
+    return Path(__file__).resolve().parent.parent / "sounds" / name
 
 
 def board_check(board: BoardProfile, model_file: Path = DEVICE_TREE_MODEL) -> dict[str, Any]:
