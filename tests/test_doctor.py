@@ -69,7 +69,8 @@ def test_json_report_from_a_recording(tmp_path: Path) -> None:
     assert report["memory"]["doctor_peak_rss_mb"] > 50
     assert "systemd" in report["service"]
     verdict = report["verdict"]
-    assert verdict["ok"] and verdict["expected_end_of_speech_to_light_ms"] > asr["decode_ms"]
+    expected = verdict["expected_end_of_speech_to_light_ms"]
+    assert verdict["ok"] and 150 < expected["median"] < expected["p90"]
     assert "from end of speech to the light" in " ".join(verdict["lines"])
 
 

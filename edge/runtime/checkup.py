@@ -26,9 +26,22 @@ CHECK_WAKE_PHRASE = "hey jarvis"  # what check_wake.wav says
 CHECK_COMMAND = "turn on the kitchen light"  # what check_command.wav says, in 2.0 s
 QUIET_SECONDS = 10  # room tone after the wake clip: wake CPU is mostly spent on nobody speaking
 CLIPPED = 32767 * 0.99  # a sample this close to full scale was clipped by the card or the amplifier
-# End of speech -> light, from the bench's slow-CPU model (bench/slow_cpu.py): about the short silence that
-# ends a complete command plus 1.3 decodes (a command takes 1.2 decodes on average, and the rest is small).
-DECODES_PER_COMMAND = 1.3
+# End of speech -> light as a function of one decode's time, fitted to the bench's slow-CPU model
+# (python -m bench --only latency, simulated_slow_cpu, decodes x1/x5/x15): the short silence that ends a
+# complete command, ~80 ms of the rest of the pipeline, then 0.7 decodes for the median command (a decode
+# mostly runs while the short silence is heard) and 2.1 for the slowest tenth (two decodes, a longer pause).
+OTHER_MS = 80
+DECODES_TYPICAL, DECODES_SLOW = 0.7, 2.1
+
+
+def expected_latency_ms(decode_ms: float, complete_silence_ms: int) -> tuple[int, int]:
+    """(median, slowest tenth) end of speech -> light for a board whose 2 s decode takes ``decode_ms``."""
+    base = complete_silence_ms + OTHER_MS
+    return round((base + DECODES_TYPICAL * decode_ms) / 10) * 10, round(
+        (base + DECODES_SLOW * decode_ms) / 10
+    ) * 10
+
+
 SERVICE = "edge.service"
 
 
