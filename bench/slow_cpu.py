@@ -158,7 +158,8 @@ def run(quick: bool) -> dict[str, Any]:
             }
         )
     return {
-        "model": "unpaced replay, per-chunk cost measured here, decode part scaled, microphone timeline replayed",
+        "model": "two unpaced replays, per-chunk cost (the smaller) measured here, decode part scaled, "
+        "microphone timeline replayed",
         "clips": len(timelines),
         "clips_with_action": sum(any(c.acted for c in t.chunks) for t in timelines),
         "decodes": decodes,

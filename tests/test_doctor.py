@@ -1,4 +1,4 @@
-"""``edge doctor`` through the real CLI: a WAV or a (fake ALSA) sound card in, a report a maker can act on out."""
+"""``edge doctor`` through the real CLI: a WAV or a (fake ALSA) sound card in, a report to act on out."""
 
 from __future__ import annotations
 

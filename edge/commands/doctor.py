@@ -154,8 +154,8 @@ def render(report: dict[str, Any]) -> str:
         f"reserved pins: {reserved}; memory {board['memory_total_mb']} MB",
         "microphone  "
         + (
-            f"{mic['source']}: {mic['seconds']} s, level {mic['rms_dbfs']} dBFS, peak {mic['peak_dbfs']} dBFS, "
-            f"clipped {mic['clipped_percent']} %"
+            f"{mic['source']}: {mic['seconds']} s, level {mic['rms_dbfs']} dBFS, "
+            f"peak {mic['peak_dbfs']} dBFS, clipped {mic['clipped_percent']} %"
             if "rms_dbfs" in mic
             else f"{mic['source']}: {mic['problem']}"
         ),
@@ -167,8 +167,8 @@ def render(report: dict[str, Any]) -> str:
         ),
         "whisper     "
         + (
-            f"one {asr['command_seconds']} s command decoded in {asr['decode_ms']} ms (heard {asr['heard']!r}; "
-            f"model loaded in {asr['load_ms']} ms)"
+            f"one {asr['command_seconds']} s command decoded in {asr['decode_ms']} ms "
+            f"(heard {asr['heard']!r}; model loaded in {asr['load_ms']} ms)"
             if "decode_ms" in asr
             else asr.get("skipped") or asr.get("problem", "")
         ),

@@ -226,9 +226,8 @@ class MicrophoneSource:
     up while it listens, so the queue holds seconds. When it is full anyway the oldest block is dropped
     (counted in ``drops``) so the pipeline hears the present, and the chunks after a gap are stamped with
     their true stream time: the pipeline sees the gap and never joins audio from either side into one
-    command. A recorder that wants the first seconds intact passes ``keep_oldest=True`` and the
-    newest block is dropped instead. Everything else (downmix, resampling, logging) happens on the reading
-    thread.
+    command. A recorder that wants the first seconds intact passes ``keep_oldest=True`` and the newest
+    block is dropped instead. Everything else (downmix, resampling, logging) happens on the reading thread.
     """
 
     def __init__(
@@ -337,7 +336,7 @@ class MicrophoneSource:
                 raise AudioError(f"microphone {self.device!r}: the input stream stopped (device unplugged?)")
             for start, frames, pcm in runs:
                 if start != expected:
-                    # Blocks were dropped: skip their time (and the part-chunk before them) so the stamps stay true.
+                    # Blocks were dropped: skip their time (and the part-chunk before them), stamps stay true.
                     emitted += len(pending) + (start - expected) * SAMPLE_RATE_HZ // self.rate_hz
                     pending = pending[:0]
                 expected = start + frames
