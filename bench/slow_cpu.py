@@ -26,8 +26,8 @@ import numpy as np
 from bench.fixtures import TRAILING_SILENCE_MS, ClipPlayer, bench_config, load_clips
 from edge.events import ActionResult
 from edge.runtime.assembly import build_runtime
+from edge.speech.asr.whisper import WhisperRecognizer
 from edge.speech.audio import SAMPLE_RATE_HZ, read_wav
-from edge.speech.whisper import WhisperRecognizer
 
 SLOWDOWNS = (1, 5, 15)
 

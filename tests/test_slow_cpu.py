@@ -18,8 +18,8 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from edge.events import ActionResult, Detection, Event, StageError, Transcript
 from edge.runtime.assembly import Runtime, build_runtime
+from edge.speech.asr.whisper import WhisperRecognizer
 from edge.speech.audio import SAMPLE_RATE_HZ, chunk_samples, read_wav
-from edge.speech.whisper import WhisperRecognizer
 
 from .test_end_to_end import FIXTURES, MANIFEST, _config, pin_levels, replay_clip
 

@@ -18,8 +18,10 @@ from edge.config import find_config_path
 from edge.devices.board import resolve_board
 from edge.errors import EXIT_FAILURE, EdgeError, UsageError
 from edge.runtime import checkup
+from edge.speech.asr.settings import AsrConfig
 from edge.speech.audio import read_wav
-from edge.speech.settings import AsrConfig, EndpointConfig, WakeConfig
+from edge.speech.settings import EndpointConfig
+from edge.speech.wake.settings import WakeConfig
 
 # What edge runs with when no edge.yaml is found: the shipped defaults.
 DEFAULT_WAKE = WakeConfig(

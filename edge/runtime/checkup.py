@@ -19,8 +19,9 @@ import numpy as np
 
 from edge.devices.board import DEVICE_TREE_MODEL, BoardProfile
 from edge.errors import EdgeError
+from edge.speech.asr.settings import AsrConfig
 from edge.speech.audio import SAMPLE_RATE_HZ, MicrophoneSource, chunk_samples, read_wav
-from edge.speech.settings import AsrConfig, WakeConfig
+from edge.speech.wake.settings import WakeConfig
 
 CHECK_WAKE_PHRASE = "hey jarvis"  # what check_wake.wav says
 CHECK_COMMAND = "turn on the kitchen light"  # what check_command.wav says, in 2.0 s
@@ -152,7 +153,7 @@ def room_tone(seconds: float, seed: int = 7) -> np.ndarray:
 
 def wake_check(config: WakeConfig) -> dict[str, Any]:
     """CPU the wake engine takes per second of audio, and whether it hears the shipped phrase."""
-    from edge.speech.wake import wake_from_config
+    from edge.speech.wake.engines import wake_from_config
 
     try:
         detector = wake_from_config(config, source="wake")
@@ -189,7 +190,7 @@ def whisper_check(config: AsrConfig, lead_in: str) -> dict[str, Any]:
     """Load Whisper, decode the shipped 2 s command once to warm up, then three times: the median time."""
     if config.engine in ("vosk", "pocketsphinx"):
         return {"ok": True, "engine": config.engine, "skipped": f"asr.engine is {config.engine}, not Whisper"}
-    from edge.speech.whisper import whisper_available, whisper_recognizer
+    from edge.speech.asr.whisper import whisper_available, whisper_recognizer
 
     if not whisper_available():
         return {
