@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from edge.config import Config, DeviceConfig
-from edge.devices.actions import Plan, align_intent, execute, plan_action
+from edge.devices.actions import Plan, execute, plan_action
 from edge.devices.bank import DeviceBank
 from edge.events import ActionResult, Event, Intent, NotUnderstood
-from edge.understanding.features import tokens
 from edge.understanding.slots import SlotParser, Slots
 from edge.understanding.unsupported import NOT_A_COMMAND, cue_label, reason_for
+from edge.understanding.utterance import Utterance
 from edge.understanding.vocabulary import INTENTS
 
 log = logging.getLogger(__name__)
@@ -26,9 +26,9 @@ ACTION_INTENTS = frozenset(INTENTS) - {"none"}
 
 
 class Classifier(Protocol):
-    """Text in, (intent, confidence) out."""
+    """Text in, (intent, confidence) out; an Utterance's words are used as they are."""
 
-    def classify(self, text: str) -> tuple[str, float]: ...
+    def classify(self, text: str | Utterance) -> tuple[str, float]: ...
 
 
 @dataclass(frozen=True)
@@ -84,14 +84,13 @@ class Understanding:
     def interpret(self, text: str) -> Interpretation:
         """Classify, fill slots and plan the action, with no side effects."""
         started = self._clock()
-        intent, confidence, unsupported = self._classify(text)
-        slots = self.parser.parse(text, intent)
-        if slots.device and slots.how == "named":
-            aligned = align_intent(intent, self.bank[slots.device].kind)
-            if aligned != intent:
-                log.debug("intent: %s said of %s, taken as %s", intent, slots.device, aligned)
-                intent = aligned
-                slots = self.parser.parse(text, intent)
+        utterance = Utterance.of(text)
+        intent, confidence, unsupported = self._classify(utterance)
+        said, slots = intent, Slots()
+        if intent != "none":
+            intent, slots = self.parser.read(utterance, intent)
+            if intent != said:
+                log.debug("intent: %s said of %s, taken as %s", said, slots.device, intent)
         plan: Plan | None = None
         if intent == "none":
             reason: str | None = reason_for(unsupported or "") or NOT_A_COMMAND
@@ -101,28 +100,28 @@ class Understanding:
         latency_ms = (self._clock() - started) * 1000
         return Interpretation(text, intent, confidence, slots, plan, reason, latency_ms)
 
-    def _classify(self, text: str) -> tuple[str, float, str | None]:
+    def _classify(self, utterance: Utterance) -> tuple[str, float, str | None]:
         """(public intent, confidence, internal unsupported label or None)."""
         detailed = getattr(self.classifier, "classify_label", None)
-        label, confidence = detailed(text) if detailed else self.classifier.classify(text)
+        label, confidence = detailed(utterance) if detailed else self.classifier.classify(utterance)
         # A colour, an effect, a plug or a cover named in a device command is still not something edge does;
         # for a sentence the model rejected, the cue says why.
-        cue = cue_label(text)
+        cue = cue_label(utterance)
         if cue and label in (*ACTION_INTENTS, "none"):
             log.debug("intent: %s overruled by %s", label, cue)
             label = cue
-        if label == "status_query" and not self._asks_about_devices(text):
+        if label == "status_query" and not self._asks_about_devices(utterance):
             log.debug("intent: status_query of something that is no light or fan")
             return "none", confidence, None
         if reason_for(label):
             return "none", confidence, label
         return label, confidence, None
 
-    def _asks_about_devices(self, text: str) -> bool:
+    def _asks_about_devices(self, utterance: Utterance) -> bool:
         """A status question must name a light or fan, or ask in general ("what's on?", "status")."""
-        words = tokens(text)
-        general = _GENERAL_STATUS & set(words) or (len(words) <= 4 and {"on", "running"} & set(words))
-        return bool(general) or self.parser.finder.mentions(words)
+        words = utterance.word_set
+        general = _GENERAL_STATUS & words or (len(utterance.words) <= 4 and {"on", "running"} & words)
+        return bool(general) or self.parser.finder.mentions(list(utterance.words))
 
     def handle(self, text: str, timestamp_ms: int) -> list[Event]:
         """Interpret and act: Intent then ActionResult, or NotUnderstood."""
