@@ -15,6 +15,7 @@ from edge.yamlfields import Section, existing_file, optional_dir
 WAKE_ENGINES: tuple[str, ...] = ("micro", "vosk", "pocketsphinx", "custom")
 ASR_ENGINES: tuple[str, ...] = ("auto", "whisper", "vosk", "pocketsphinx")
 ASR_MODES: tuple[str, ...] = ("grammar", "free")
+MIN_WORD_PROBABILITY = 0.0  # placeholder until calibrated
 DEFAULT_VOSK_MODEL_DIRS = (
     Path.home() / ".local/share/edge/models/vosk-small-en",
     Path("/var/lib/edge/models/vosk-small-en"),
@@ -57,6 +58,9 @@ class AsrConfig:
     mode: Literal["grammar", "free"]  # Whisper is always free-form; the intent classifier refuses the rest
     vosk_model: Path | None  # an unpacked Vosk model directory; None: the default locations
     whisper_model: Path | None = None  # a CTranslate2 Whisper model directory; None: the default locations
+    # Whisper only: a command whose least sure word has a lower probability than this is answered "sorry, I
+    # didn't catch that" instead of acted on (0 turns the check off). Calibrated in bench/transcript_certainty.
+    min_word_probability: float = MIN_WORD_PROBABILITY
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,9 @@ def read_asr(section: Section, base_dir: Path) -> AsrConfig:
         mode=section.string("mode", "grammar", choices=ASR_MODES),
         vosk_model=optional_dir(section, "vosk_model", base_dir),
         whisper_model=optional_dir(section, "whisper_model", base_dir, "whisper-tiny-en"),
+        min_word_probability=section.number(
+            "min_word_probability", MIN_WORD_PROBABILITY, low=0.0, high=0.9
+        ),
     )
     section.finish()
     return asr

@@ -11,7 +11,8 @@ from typing import Any, Protocol
 from edge.config import Config, DeviceConfig
 from edge.devices.actions import Plan, execute, plan_action
 from edge.devices.bank import DeviceBank
-from edge.events import ActionResult, Event, Intent, NotUnderstood
+from edge.events import ActionResult, Event, Intent, NotUnderstood, Transcript
+from edge.understanding.compound import Part, split_commands
 from edge.understanding.slots import SlotParser, Slots
 from edge.understanding.unsupported import NOT_A_COMMAND, cue_label, reason_for
 from edge.understanding.utterance import Utterance
@@ -23,6 +24,10 @@ log = logging.getLogger(__name__)
 _GENERAL_STATUS = frozenset({"status", "state", "anything", "everything"})
 # Intents that change or report a device; a cue for an unsupported request overrules them.
 ACTION_INTENTS = frozenset(INTENTS) - {"none"}
+# Intents that switch nothing: done even from a transcript the recognizer was unsure of ("stop" is short and
+# often heard with little certainty, and cancelling is always safe).
+HARMLESS_INTENTS = frozenset({"status_query", "stop_cancel"})
+UNSURE = "sorry, I didn't catch that (unsure transcript)"
 
 
 class Classifier(Protocol):
@@ -42,6 +47,7 @@ class Interpretation:
     plan: Plan | None
     reason: str | None
     latency_ms: float
+    skipped: tuple[str, ...] = ()  # why a device phrase of this command found nothing ("there is no ...")
 
     def to_dict(self) -> dict[str, Any]:
         """``{"intent", "confidence", "slots", "action"}`` plus ``reason`` when not understood."""
@@ -54,6 +60,8 @@ class Interpretation:
         }
         if self.reason:
             data["reason"] = self.reason
+        if self.skipped:
+            data["skipped"] = list(self.skipped)
         return data
 
 
@@ -67,11 +75,13 @@ class Understanding:
         devices: Sequence[DeviceConfig],
         default_devices: Mapping[str, str],
         clock: Any = time.perf_counter,
+        min_word_probability: float = 0.0,
     ) -> None:
         self.classifier = classifier
         self.bank = bank
         self.parser = SlotParser(devices, default_devices)
         self._clock = clock
+        self.min_word_probability = min_word_probability
 
     @classmethod
     def from_config(cls, config: Config, bank: DeviceBank) -> Understanding:
@@ -79,18 +89,39 @@ class Understanding:
         from edge.understanding.intent import load_classifier
 
         classifier = load_classifier(config.intent, config.devices)
-        return cls(classifier, bank, config.devices, config.intent.default_devices)
+        return cls(
+            classifier,
+            bank,
+            config.devices,
+            config.intent.default_devices,
+            min_word_probability=config.asr.min_word_probability,
+        )
 
     def interpret(self, text: str) -> Interpretation:
-        """Classify, fill slots and plan the action, with no side effects."""
-        started = self._clock()
+        """The whole sentence as one command: classify, fill slots and plan, with no side effects."""
+        return self._interpret_part(Part(Utterance.of(text)))
+
+    def interpret_all(self, text: str) -> list[Interpretation]:
+        """One Interpretation per command in ``text`` ("fan off and lamp on" gives two); no side effects."""
         utterance = Utterance.of(text)
+        finder = self.parser.finder
+        return [
+            self._interpret_part(part) for part in split_commands(utterance, finder.rooms, finder.mentions)
+        ]
+
+    def _interpret_part(self, part: Part) -> Interpretation:
+        """Classify the part's command; its intent applies to its own words and to every target phrase."""
+        started = self._clock()
+        utterance = part.command
         intent, confidence, unsupported = self._classify(utterance)
         said, slots = intent, Slots()
-        if intent != "none":
+        skipped: tuple[str, ...] = ()
+        if intent != "none" and part.targets:
+            intent, slots, skipped = self.parser.read_many((utterance, *part.targets), intent)
+        elif intent != "none":
             intent, slots = self.parser.read(utterance, intent)
-            if intent != said:
-                log.debug("intent: %s said of %s, taken as %s", said, slots.device, intent)
+        if intent != said:
+            log.debug("intent: %s said of %s, taken as %s", said, slots.device, intent)
         plan: Plan | None = None
         if intent == "none":
             reason: str | None = reason_for(unsupported or "") or NOT_A_COMMAND
@@ -98,7 +129,8 @@ class Understanding:
             plan = plan_action(intent, slots, self.bank)
             reason = plan.problem
         latency_ms = (self._clock() - started) * 1000
-        return Interpretation(text, intent, confidence, slots, plan, reason, latency_ms)
+        text = " and ".join(phrase.text for phrase in (utterance, *part.targets))
+        return Interpretation(text, intent, confidence, slots, plan, reason, latency_ms, skipped)
 
     def _classify(self, utterance: Utterance) -> tuple[str, float, str | None]:
         """(public intent, confidence, internal unsupported label or None)."""
@@ -123,16 +155,38 @@ class Understanding:
         general = _GENERAL_STATUS & words or (len(utterance.words) <= 4 and {"on", "running"} & words)
         return bool(general) or self.parser.finder.mentions(list(utterance.words))
 
-    def handle(self, text: str, timestamp_ms: int) -> list[Event]:
-        """Interpret and act: Intent then ActionResult, or NotUnderstood."""
-        found = self.interpret(text)
+    def handle(self, text: str, timestamp_ms: int, heard: Transcript | None = None) -> list[Event]:
+        """Interpret and act on each command of ``text``: Intent then ActionResult, or NotUnderstood, per part.
+
+        ``heard`` carries the recognizer's certainty: an unsure transcript is refused whole, since a misheard
+        word may be in any of its parts.
+        """
+        parts = self.interpret_all(text)
+        probability = heard.word_probability if heard is not None else None
+        acting = [p for p in parts if p.plan and not p.reason and p.intent not in HARMLESS_INTENTS]
+        if acting and probability is not None and probability < self.min_word_probability:
+            log.info(
+                "intent: %s conf=%.2f refused: least sure word p=%.2f < asr.min_word_probability %.2f",
+                acting[0].intent,
+                acting[0].confidence,
+                probability,
+                self.min_word_probability,
+            )
+            return [NotUnderstood(timestamp_ms, text, UNSURE, acting[0].confidence)]
+        events: list[Event] = []
+        for found in parts:
+            events += self._act(found, timestamp_ms)
+        return events
+
+    def _act(self, found: Interpretation, timestamp_ms: int) -> list[Event]:
+        """One command's events: Intent then ActionResult, or NotUnderstood with the reason."""
         if found.reason or found.plan is None:
             log.info("intent: %s conf=%.2f no action: %s", found.intent, found.confidence, found.reason)
-            return [NotUnderstood(timestamp_ms, text, found.reason or "no action", found.confidence)]
+            return [NotUnderstood(timestamp_ms, found.text, found.reason or "no action", found.confidence)]
         targets = ",".join(found.slots.devices) or found.plan.device or "-"
         log.info("intent: %s conf=%.2f device=%s", found.intent, found.confidence, targets)
         intent_event = Intent(
-            timestamp_ms, found.intent, found.confidence, found.slots.to_dict(), text, found.latency_ms
+            timestamp_ms, found.intent, found.confidence, found.slots.to_dict(), found.text, found.latency_ms
         )
         started = self._clock()
         outcome = execute(found.plan, self.bank)
@@ -146,4 +200,8 @@ class Understanding:
             latency_ms,
             devices=found.plan.devices,
         )
-        return [intent_event, result]
+        # The phrases of this command that named nothing edge has are said after what was done.
+        missing = [
+            NotUnderstood(timestamp_ms, found.text, problem, found.confidence) for problem in found.skipped
+        ]
+        return [intent_event, result, *missing]

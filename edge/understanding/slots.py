@@ -15,7 +15,7 @@ from typing import Any
 
 from edge.config import DeviceConfig
 from edge.understanding.numbers import parse_number
-from edge.understanding.targets import TargetFinder
+from edge.understanding.targets import TargetFinder, kind_of
 from edge.understanding.utterance import Utterance, as_utterance
 
 _INDEX_CUES = frozenset({"speed", "level", "setting", "number", "gear", "notch"})
@@ -111,6 +111,30 @@ class SlotParser:
                 return intent, replace(slots, problem=f"no {what} heard for {' and '.join(found.devices)}")
             return intent, replace(slots, percent=percent, level=level)
         return intent, slots
+
+    def read_many(self, phrases: Sequence[Utterance], intent: str) -> tuple[str, Slots, tuple[str, ...]]:
+        """One intent said of several phrases ("the lights", "the fan"): (intent, every device, problems).
+
+        Each phrase is read as if said alone with the intent turned to the kind it names; a phrase that
+        finds no device gives its problem ("there is no garage light"), which the others do not stop.
+        """
+        devices: list[str] = []
+        problems: list[str] = []
+        first: Slots | None = None
+        for phrase in phrases:
+            kind = kind_of(phrase.words)
+            _said, slots = self.read(phrase, align_intent(intent, kind) if kind else intent)
+            if slots.devices:
+                devices += [name for name in slots.devices if name not in devices]
+                first = first or slots
+            elif slots.problem:
+                problems.append(slots.problem)
+        if first is None:
+            return intent, Slots(problem="; ".join(problems) or None), ()
+        one = devices[0] if len(devices) == 1 else None
+        if one:
+            intent = align_intent(intent, self._config(one).kind)
+        return intent, replace(first, device=one, devices=tuple(devices)), tuple(problems)
 
     def _config(self, name: str) -> DeviceConfig:
         return next(d for d in self.devices if d.name == name)
