@@ -144,7 +144,7 @@ class Certainty:
 
     @property
     def word_probability(self) -> float:
-        """The least sure word's probability, 0..1: what ``asr.min_word_probability`` is compared with."""
+        """The least sure word's probability, 0..1 (times the intent's confidence: ``asr.min_certainty``)."""
         return float(np.exp(self.min_word_logprob))
 
 
@@ -160,7 +160,11 @@ def token_logprobs(logits: Sequence[Any], ids: Sequence[int]) -> list[float]:
 
 
 def certainty(
-    vocabulary: list[str], ids: Sequence[int], logprobs: Sequence[float], no_speech_prob: float, skip: str = ""
+    vocabulary: list[str],
+    ids: Sequence[int],
+    logprobs: Sequence[float],
+    no_speech_prob: float,
+    skip: str = "",
 ) -> Certainty:
     """Summarise token log-probabilities; words of ``skip`` at the start (the wake phrase) are left out."""
     words: list[tuple[str, float]] = []

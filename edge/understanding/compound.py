@@ -38,12 +38,16 @@ def split_commands(
     utterance: Utterance,
     rooms: Sequence[tuple[str, ...]],
     mentions: Callable[[list[str]], bool],
+    unsupported: Callable[[Utterance], bool],
 ) -> list[Part]:
     """The commands of ``utterance``; one Part holding all of it when it is a single command.
 
-    ``rooms`` are the configured rooms (as word tuples); ``mentions`` says whether words name a device.
+    ``rooms`` are the configured rooms (as word tuples); ``mentions`` says whether words name a light or a
+    fan; ``unsupported`` whether a part asks for something edge cannot do ("play music").
     """
     segments = _segments(utterance.words, rooms)
+    if len(segments) > 1:
+        segments = _merge_loose(segments, lambda words: mentions(list(words)), unsupported)
     if len(segments) < 2:
         return [Part(utterance)]
     parts: list[Part] = []
@@ -61,6 +65,38 @@ def split_commands(
     if leading:
         return [Part(utterance)]  # device names only, no action word: one sentence after all
     return parts
+
+
+def _merge_loose(
+    segments: list[tuple[str, ...]],
+    mentions: Callable[[tuple[str, ...]], bool],
+    unsupported: Callable[[Utterance], bool],
+) -> list[tuple[str, ...]]:
+    """Join back every part that names no device and asks nothing edge refuses ("dim it", "the weather").
+
+    Only a part about a light or a fan, or a request edge cannot do, stands alone: a fragment of some other
+    sentence ("transfer money between checking and savings") must never be classified on its own words.
+    """
+    if not any(mentions(words) for words in segments):
+        return [_join(segments)]
+    kept: list[list[tuple[str, ...]]] = []
+    waiting: list[tuple[str, ...]] = []
+    for words in segments:
+        if mentions(words) or unsupported(Utterance.from_words(words)):
+            kept.append([*waiting, words])
+            waiting = []
+        elif kept:
+            kept[-1].append(words)
+        else:
+            waiting.append(words)
+    return [_join(group) for group in kept]
+
+
+def _join(group: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
+    joined: list[str] = []
+    for words in group:
+        joined += [*(["and"] if joined else []), *words]
+    return tuple(joined)
 
 
 def _segments(words: Sequence[str], rooms: Sequence[tuple[str, ...]]) -> list[tuple[str, ...]]:

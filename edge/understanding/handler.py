@@ -27,7 +27,7 @@ ACTION_INTENTS = frozenset(INTENTS) - {"none"}
 # Intents that switch nothing: done even from a transcript the recognizer was unsure of ("stop" is short and
 # often heard with little certainty, and cancelling is always safe).
 HARMLESS_INTENTS = frozenset({"status_query", "stop_cancel"})
-UNSURE = "sorry, I didn't catch that (unsure transcript)"
+UNSURE = "sorry, I didn't catch that, unsure transcript"
 
 
 class Classifier(Protocol):
@@ -75,13 +75,15 @@ class Understanding:
         devices: Sequence[DeviceConfig],
         default_devices: Mapping[str, str],
         clock: Any = time.perf_counter,
-        min_word_probability: float = 0.0,
+        min_certainty: float = 0.0,
+        min_avg_logprob: float = -10.0,
     ) -> None:
         self.classifier = classifier
         self.bank = bank
         self.parser = SlotParser(devices, default_devices)
         self._clock = clock
-        self.min_word_probability = min_word_probability
+        self.min_certainty = min_certainty
+        self.min_avg_logprob = min_avg_logprob
 
     @classmethod
     def from_config(cls, config: Config, bank: DeviceBank) -> Understanding:
@@ -94,7 +96,8 @@ class Understanding:
             bank,
             config.devices,
             config.intent.default_devices,
-            min_word_probability=config.asr.min_word_probability,
+            min_certainty=config.asr.min_certainty,
+            min_avg_logprob=config.asr.min_avg_logprob,
         )
 
     def interpret(self, text: str) -> Interpretation:
@@ -105,9 +108,13 @@ class Understanding:
         """One Interpretation per command in ``text`` ("fan off and lamp on" gives two); no side effects."""
         utterance = Utterance.of(text)
         finder = self.parser.finder
-        return [
-            self._interpret_part(part) for part in split_commands(utterance, finder.rooms, finder.mentions)
-        ]
+        parts = split_commands(utterance, finder.rooms, finder.mentions, self._refused)
+        return [self._interpret_part(part) for part in parts]
+
+    @staticmethod
+    def _refused(utterance: Utterance) -> bool:
+        """True for a request edge cannot do ("play music"): it stands alone as a part, to be refused."""
+        return cue_label(utterance) is not None
 
     def _interpret_part(self, part: Part) -> Interpretation:
         """Classify the part's command; its intent applies to its own words and to every target phrase."""
@@ -162,21 +169,29 @@ class Understanding:
         word may be in any of its parts.
         """
         parts = self.interpret_all(text)
-        probability = heard.word_probability if heard is not None else None
         acting = [p for p in parts if p.plan and not p.reason and p.intent not in HARMLESS_INTENTS]
-        if acting and probability is not None and probability < self.min_word_probability:
-            log.info(
-                "intent: %s conf=%.2f refused: least sure word p=%.2f < asr.min_word_probability %.2f",
-                acting[0].intent,
-                acting[0].confidence,
-                probability,
-                self.min_word_probability,
-            )
-            return [NotUnderstood(timestamp_ms, text, UNSURE, acting[0].confidence)]
+        doubt = self.doubt(heard, min(p.confidence for p in acting)) if acting else None
+        if doubt:
+            log.info("intent: %s conf=%.2f refused: %s", acting[0].intent, acting[0].confidence, doubt)
+            return [NotUnderstood(timestamp_ms, text, f"{UNSURE}: {doubt}", acting[0].confidence)]
         events: list[Event] = []
         for found in parts:
             events += self._act(found, timestamp_ms)
         return events
+
+    def doubt(self, heard: Transcript | None, confidence: float) -> str | None:
+        """Why the recognizer's certainty, with the classifier's ``confidence``, is too low to act on, or None."""
+        if heard is None:
+            return None
+        word, average = heard.word_probability, heard.avg_logprob
+        if word is not None and word * confidence < self.min_certainty:
+            return (
+                f"least sure word p={word:.2f} x intent confidence {confidence:.2f} < "
+                f"asr.min_certainty {self.min_certainty:.2f}"
+            )
+        if average is not None and average < self.min_avg_logprob:
+            return f"avg logprob {average:.2f} < asr.min_avg_logprob {self.min_avg_logprob:.2f}"
+        return None
 
     def _act(self, found: Interpretation, timestamp_ms: int) -> list[Event]:
         """One command's events: Intent then ActionResult, or NotUnderstood with the reason."""
