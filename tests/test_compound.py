@@ -82,6 +82,15 @@ def test_fan_off_and_lamp_on_are_two_commands(
     assert [e.text for e in events if isinstance(e, Intent)] == ["fan off", "lamp on"]
 
 
+def test_everything_off_then_one_light_on_ends_with_that_light_on(
+    understanding: Understanding, bank: DeviceBank, pin_factory: MockFactory
+) -> None:
+    for name in bank:
+        bank[name].set_on()
+    understanding.handle("switch off everything and then turn on the bedside light", 0)
+    assert pin_states(pin_factory) == {**dict.fromkeys(PINS, 0.0), "bedroom_light": 1.0}
+
+
 def test_the_part_naming_a_missing_device_is_said_and_the_rest_done(
     understanding: Understanding, pin_factory: MockFactory
 ) -> None:

@@ -108,7 +108,10 @@ class Understanding:
         """One Interpretation per command in ``text`` ("fan off and lamp on" gives two); no side effects."""
         utterance = Utterance.of(text)
         finder = self.parser.finder
-        parts = split_commands(utterance, finder.rooms, finder.mentions, self._refused)
+        # "switch off everything and turn on the bedside light": "everything" names devices too.
+        parts = split_commands(
+            utterance, finder.rooms, lambda words: finder.mentions(words, everything=True), self._refused
+        )
         return [self._interpret_part(part) for part in parts]
 
     @staticmethod
@@ -195,25 +198,29 @@ class Understanding:
 
     def _act(self, found: Interpretation, timestamp_ms: int) -> list[Event]:
         """One command's events: Intent then ActionResult, or NotUnderstood with the reason."""
-        if found.reason or found.plan is None:
-            log.info("intent: %s conf=%.2f no action: %s", found.intent, found.confidence, found.reason)
-            return [NotUnderstood(timestamp_ms, found.text, found.reason or "no action", found.confidence)]
-        targets = ",".join(found.slots.devices) or found.plan.device or "-"
+        # Planned again now: an earlier command of the sentence may have changed the devices ("everything off
+        # and the lamp on" must find the lamp off).
+        plan = plan_action(found.intent, found.slots, self.bank) if found.plan is not None else None
+        reason = found.reason or (plan.problem if plan else None)
+        if reason or plan is None:
+            log.info("intent: %s conf=%.2f no action: %s", found.intent, found.confidence, reason)
+            return [NotUnderstood(timestamp_ms, found.text, reason or "no action", found.confidence)]
+        targets = ",".join(found.slots.devices) or plan.device or "-"
         log.info("intent: %s conf=%.2f device=%s", found.intent, found.confidence, targets)
         intent_event = Intent(
             timestamp_ms, found.intent, found.confidence, found.slots.to_dict(), found.text, found.latency_ms
         )
         started = self._clock()
-        outcome = execute(found.plan, self.bank)
+        outcome = execute(plan, self.bank)
         latency_ms = (self._clock() - started) * 1000
         result = ActionResult(
             timestamp_ms,
             found.intent,
-            found.plan.device,
+            plan.device,
             outcome.description,
             outcome.state,
             latency_ms,
-            devices=found.plan.devices,
+            devices=plan.devices,
         )
         # The phrases of this command that named nothing edge has are said after what was done.
         missing = [

@@ -103,9 +103,9 @@ class TargetFinder:
             return Targets(tuple(d.name for d in pool), "all")
         return self._single(pool, kind)
 
-    def mentions(self, words: list[str]) -> bool:
-        """True when ``words`` name a light or a fan: a kind word or a configured name."""
-        if (LIGHT_WORDS | FAN_WORDS) & set(words):
+    def mentions(self, words: list[str], *, everything: bool = False) -> bool:
+        """True when ``words`` name a light or a fan: a kind word or a configured name (or, asked, "everything")."""
+        if (LIGHT_WORDS | FAN_WORDS | ({"everything"} if everything else set())) & set(words):
             return True
         return any(tuple(words[i : i + len(n)]) == n for n, _d in self._names for i in range(len(words)))
 
