@@ -27,8 +27,8 @@ import numpy as np
 from bench import real_trials
 from edge.config import load_config
 from edge.devices.bank import DeviceBank, make_pin_factory
+from edge.speech.asr.whisper import WhisperRecognizer, whisper_recognizer
 from edge.speech.audio import read_wav
-from edge.speech.whisper import WhisperRecognizer, whisper_recognizer
 from edge.understanding.handler import HARMLESS_INTENTS, Understanding
 
 REPO = Path(__file__).resolve().parent.parent

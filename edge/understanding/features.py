@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.config import DeviceConfig
+from edge.devices.settings import DeviceConfig
 from edge.understanding.numbers import parse_number
 from edge.understanding.utterance import tokens
 
