@@ -4,8 +4,10 @@ A sentence is cut at "and"/"then" into parts. A part with an action word of its 
 music") is a command and is classified alone; a part that only names devices or rooms ("the fan", "the
 bedroom") shares the action of the command before it (or after it, when it comes first). A list of rooms in
 front of a device word ("the kitchen and bedroom lights") is not cut: the device word belongs to each room.
-A part is acted on only where it would be acted on said alone, so a sentence of two requests does the one
-edge can do and says why it did not do the other.
+Only a part that names a light, a fan or "everything", or asks for something edge refuses ("play music"),
+stands alone; any other part is joined back to its neighbour, so a sentence about neither lights nor fans is
+classified whole, as before. A part is acted on only where it would be acted on said alone: "turn on the
+light and play music" switches the light and says edge cannot play media.
 """
 
 from __future__ import annotations
