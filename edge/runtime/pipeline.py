@@ -71,7 +71,7 @@ class Cleaner(Protocol):
 class CommandHandler(Protocol):
     """Turns a transcript into intent, action and outcome events."""
 
-    def handle(self, text: str, timestamp_ms: int) -> list[Event]: ...
+    def handle(self, text: str, timestamp_ms: int, heard: Transcript | None = None) -> list[Event]: ...
 
 
 class State(enum.Enum):
@@ -239,6 +239,7 @@ class Pipeline:
         started = self._clock()
         try:
             text = self.recognizer.finish()
+            sure = getattr(self.recognizer, "last_certainty", None)
             transcript = Transcript(
                 end_ms,
                 text,
@@ -246,10 +247,13 @@ class Pipeline:
                 endpoint,
                 float(self.endpointer.trailing_silence_ms),
                 (self._clock() - started) * 1000,
+                avg_logprob=round(sure.avg_logprob, 4) if sure else None,
+                word_probability=round(sure.word_probability, 4) if sure else None,
+                no_speech_prob=round(sure.no_speech_prob, 4) if sure else None,
             )
             log.info("asr: %r %.0f ms (%s)", text, transcript.latency_ms, endpoint)
             events.append(transcript)
-            events += self.handler.handle(text, end_ms)
+            events += self.handler.handle(text, end_ms, transcript)
         except Exception as err:
             log.exception("command: failed to handle the utterance ending at %d ms", end_ms)
             events.append(StageError(end_ms, "command", f"{type(err).__name__}: {err}"))
