@@ -62,7 +62,9 @@ def _replay_all(runtime: Runtime, factory: MockFactory) -> dict[str, Any]:
 
 def test_slow_recognizer_gives_the_same_transcripts_and_pins() -> None:
     full_speed, real_decode_ms = answers(1)
-    assert sum(bool(done) for _, done, _ in full_speed.values()) >= 25  # most command clips act
+    # Enough clips act for the comparison to mean something. Not "most": Whisper's certainty check refuses
+    # the robotic voices' garbled transcripts (about half of them), at every speed alike.
+    assert sum(bool(done) for _, done, _ in full_speed.values()) >= 15
     for factor in SLOWDOWNS:
         slowed, slow_decode_ms = answers(factor)
         # The seam took: decodes really did look this much slower to edge.
