@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from edge.events import Event, HandedOver, NotUnderstood
+from edge.events import Event, HandedOver, NotUnderstood, Transcript
 from edge.runtime.pipeline import CommandHandler
 from edge.understanding.unsupported import NOT_A_COMMAND, REASONS
 
@@ -57,20 +57,24 @@ class HandOver:
         self.available = available
         return []
 
-    def handle(self, text: str, timestamp_ms: int) -> list[Event]:
-        """Edge's own answer, or one HandedOver event when Home Assistant takes the command."""
-        events = self.inner.handle(text, timestamp_ms)
-        if not self.available or len(events) != 1 or not isinstance(events[0], NotUnderstood):
+    def handle(self, text: str, timestamp_ms: int, heard: Transcript | None = None) -> list[Event]:
+        """Edge's own answer, or one HandedOver event when Home Assistant takes the command.
+
+        Only a sentence edge refuses whole goes over: if any part of it was acted on here ("the kitchen light
+        on and what's the weather"), the audio would carry that part to Home Assistant too, so it stays.
+        """
+        events = self.inner.handle(text, timestamp_ms, heard)
+        if not self.available or not events:
             return events
-        refused = events[0]
-        if not hands_over(refused.reason):
+        refusals = [event for event in events if isinstance(event, NotUnderstood)]
+        if len(refusals) != len(events) or not all(hands_over(event.reason) for event in refusals):
             return events
-        heard = text or (self.heard() if self.heard is not None else "")
-        if not heard:
+        words = text or (self.heard() if self.heard is not None else "")
+        if not words:
             return events  # the recognizer heard no words at all: noise, not a request for anyone
-        handed = HandedOver(timestamp_ms, heard, refused.reason)
+        handed = HandedOver(timestamp_ms, words, refusals[0].reason)
         if not self.offer(handed):
             return events
         self.handed_over += 1
-        log.info("wyoming: %r handed to Home Assistant (edge: %s)", heard, refused.reason)
+        log.info("wyoming: %r handed to Home Assistant (edge: %s)", words, refusals[0].reason)
         return [handed]
