@@ -404,3 +404,25 @@ def test_edge_run_serves_home_assistant_from_the_cli(tmp_path: Path) -> None:
     assert [e.type for e in handed].count("run-pipeline") == 1
     kinds = [json.loads(line)["type"] for line in out.splitlines() if line.startswith("{")]
     assert "handed-over" in kinds and "action" not in kinds and "intent" not in kinds
+
+
+def test_only_a_sentence_edge_refuses_whole_goes_over(tmp_path: Path, factory: MockFactory) -> None:
+    """Edge's real understanding and pins; a part edge acts on keeps the whole sentence here."""
+    edge = make_edge(tmp_path, factory, KITCHEN_ON)
+    handover = handover_of(edge)
+    offered: list[HandedOver] = []
+    handover.offer = lambda event: offered.append(event) is None
+    handover.available = True  # this test's thread stands in for the pipeline thread
+    try:
+        mixed = handover.handle("turn on the kitchen light and turn on the porch light", 100)
+        assert [type(e) for e in mixed] == [Intent, ActionResult, NotUnderstood] and offered == []
+        assert levels(edge, factory)["kitchen_light"] == 1.0
+        whole = handover.handle("turn on the porch light and the garage light", 200)
+        assert [type(e) for e in whole] == [HandedOver] and [e.text for e in offered] == [
+            "turn on the porch light and the garage light"
+        ]
+        handover.available = False
+        alone = handover.handle("what's the weather tomorrow", 300)
+        assert [type(e) for e in alone] == [NotUnderstood] and len(offered) == 1
+    finally:
+        edge.close()
