@@ -156,7 +156,10 @@ class Satellite:
                 "wyoming: %d handovers already waiting, answering %r here", HANDOVERS_WAITING, event.text
             )
             return False
-        loop.call_soon_threadsafe(wakeup.set)
+        try:
+            loop.call_soon_threadsafe(wakeup.set)
+        except RuntimeError:  # the server has stopped (edge is shutting down): answer here
+            return False
         return True
 
     # -- loop thread -----------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ class WyomingServer:
         self.info = info
         self.satellite = satellite
         self.engines = engines or Engines(ThreadPoolExecutor(1, thread_name_prefix="edge-wyoming-engine"))
-        self.port = config.port  # the bound port (differs when config.port is 0, as in tests)
+        self.port = config.port  # the bound port, once started
         self.refused = 0
         self._connections: set[Connection] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -54,7 +54,7 @@ class WyomingServer:
 
     @property
     def connections(self) -> int:
-        """Open connections now (read from the loop's thread-safe counters; for status and tests)."""
+        """Open connections now (the size of a set the loop owns: a snapshot, for logs and tests)."""
         return len(self._connections)
 
     def start(self) -> None:
