@@ -174,10 +174,10 @@ def steps(config: Path, audio: Path) -> dict[str, Any]:
     return {"rows": _with_deltas(result["rows"]), "malloc": result["malloc"], "smaps_rollup": result["smaps_rollup"]}
 
 
-def alternatives(config: Path, audio: Path) -> list[dict[str, Any]]:
-    """What each part the shipped config leaves out would add to the same base."""
+def alternatives(config: Path, audio: Path, quick: bool = False) -> list[dict[str, Any]]:
+    """What each part the shipped config leaves out would add to the same base (the first two with quick)."""
     rows = []
-    for label, body in _ALTERNATIVES.items():
+    for label, body in list(_ALTERNATIVES.items())[: 2 if quick else None]:
         code = body + '\nstep("x")\nprint(json.dumps({"rows": rows}))\n'
         try:
             found = _python(_script(code, config, audio))["rows"]
@@ -218,13 +218,15 @@ def daemon_peak(config: Path, audio: bytes, env: dict[str, str] | None = None) -
     return round(watcher.peak_kb / 1024, 1)
 
 
-def levers(config: Path, audio: bytes, directory: Path) -> list[dict[str, Any]]:
-    """Peak RSS of the real daemon with every lever on, then with one undone at a time."""
+def levers(config: Path, audio: bytes, directory: Path, quick: bool = False) -> list[dict[str, Any]]:
+    """Peak RSS of the real daemon with every lever on, then with one undone at a time (two with quick)."""
     unwritable = directory / "not-a-folder"
     unwritable.write_text("")
     rows = [("all levers (shipped)", {}, config)]
-    rows.append(("glibc's default arenas (MALLOC_ARENA_MAX=8)", {"MALLOC_ARENA_MAX": "8"}, config))
     rows.append(("no int8 copy of Whisper (cache not writable)", {"EDGE_CACHE_DIR": str(unwritable)}, config))
+    if quick:
+        return [{"setting": label, "peak_rss_mb": daemon_peak(path, audio, env)} for label, env, path in rows]
+    rows.append(("glibc's default arenas (MALLOC_ARENA_MAX=8)", {"MALLOC_ARENA_MAX": "8"}, config))
     data = yaml.safe_load(config.read_text(encoding="utf-8"))
     for label, change in (
         ("one wake phrase", lambda d: d["wake"].update(phrase="hey jarvis")),
@@ -245,8 +247,8 @@ def _audio_seconds(seconds: float) -> np.ndarray:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    """The memory section: steps, alternatives, levers."""
-    samples = _audio_seconds(60)
+    """The memory section: steps, alternatives, levers (20 s of audio and fewer rows with quick)."""
+    samples = _audio_seconds(20 if quick else 60)
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         config = directory / "edge.yaml"
@@ -256,11 +258,11 @@ def run(quick: bool = False) -> dict[str, Any]:
         audio = directory / "audio.raw"
         audio.write_bytes(samples.astype("<i2").tobytes())
         result: dict[str, Any] = {
-            "command": "python -m bench.memory",
+            "command": "python -m bench --quick --only memory" if quick else "python -m bench.memory",
             "steps": steps(config, audio),
-            "alternatives": alternatives(config, audio),
+            "alternatives": alternatives(config, audio, quick),
         }
-        result["levers"] = levers(config, audio.read_bytes(), directory)
+        result["levers"] = levers(config, audio.read_bytes(), directory, quick)
         result["audio_seconds"] = round(len(samples) / 16000, 1)
     return result
 

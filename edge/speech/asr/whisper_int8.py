@@ -76,15 +76,10 @@ def int8_model_dir(model_dir: Path, cache: Path | None = None) -> Path:
     Falls back to ``model_dir`` (CTranslate2 then quantizes while loading, at a higher peak) when the copy
     cannot be written; the model file is never altered.
     """
-    source = model_dir / "model.bin"
-    try:
-        with source.open("rb") as handle:
-            header = _read_header(handle)
-    except (OSError, ValueError, IndexError, struct.error):
-        return model_dir  # let CTranslate2 report the broken model in its own words
-    if not any(var.quantizable for var in header.variables):
+    header = _float_header(model_dir)
+    if header is None:
         return model_dir
-    target = (cache or cache_dir()) / "whisper-int8" / _cache_key(source)
+    target = _copy_dir(model_dir, cache)
     if (target / "model.bin").is_file():
         return target
     try:
@@ -99,6 +94,30 @@ def int8_model_dir(model_dir: Path, cache: Path | None = None) -> Path:
         return model_dir
     log.info("asr: wrote an int8 copy of %s to %s (loads without a float16 spike)", model_dir, target)
     return target
+
+
+def int8_load_possible(model_dir: Path, cache: Path | None = None) -> bool:
+    """True when ``model_dir`` is int8 already, its copy exists, or the cache folder can take one."""
+    if _float_header(model_dir) is None or (_copy_dir(model_dir, cache) / "model.bin").is_file():
+        return True
+    folder = cache or cache_dir()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+
+
+def _float_header(model_dir: Path) -> _Header | None:
+    """The model's header when it has float weights to quantize; None when int8 already or unreadable."""
+    try:
+        with (model_dir / "model.bin").open("rb") as handle:
+            header = _read_header(handle)
+    except (OSError, ValueError, IndexError, struct.error):
+        return None  # let CTranslate2 report a broken model in its own words
+    return header if any(var.quantizable for var in header.variables) else None
+
+
+def _copy_dir(model_dir: Path, cache: Path | None) -> Path:
+    return (cache or cache_dir()) / "whisper-int8" / _cache_key(model_dir / "model.bin")
 
 
 def _cache_key(source: Path) -> str:
