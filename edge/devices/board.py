@@ -103,7 +103,7 @@ def _budget(memory: dict[str, Any]) -> int | None:
     budget = memory.get("budget_mb")
     if budget is None:
         return None
-    if isinstance(budget, bool) or int(budget) != budget or budget <= 0:
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
         raise ValueError(f"memory.budget_mb must be a positive whole number of MB, not {budget!r}")
     return int(budget)
 
