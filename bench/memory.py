@@ -171,7 +171,11 @@ def _with_deltas(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def steps(config: Path, audio: Path) -> dict[str, Any]:
     """The shipped daemon's parts, one at a time in one fresh process."""
     result = _python(_script(_SHIPPED, config, audio))
-    return {"rows": _with_deltas(result["rows"]), "malloc": result["malloc"], "smaps_rollup": result["smaps_rollup"]}
+    return {
+        "rows": _with_deltas(result["rows"]),
+        "malloc": result["malloc"],
+        "smaps_rollup": result["smaps_rollup"],
+    }
 
 
 def alternatives(config: Path, audio: Path, quick: bool = False) -> list[dict[str, Any]]:
@@ -222,7 +226,7 @@ def levers(config: Path, audio: bytes, directory: Path, quick: bool = False) -> 
     """Peak RSS of the real daemon with every lever on, then with one undone at a time (two with quick)."""
     unwritable = directory / "not-a-folder"
     unwritable.write_text("")
-    rows = [("all levers (shipped)", {}, config)]
+    rows: list[tuple[str, dict[str, str], Path]] = [("all levers (shipped)", {}, config)]
     rows.append(("no int8 copy of Whisper (cache not writable)", {"EDGE_CACHE_DIR": str(unwritable)}, config))
     if quick:
         return [{"setting": label, "peak_rss_mb": daemon_peak(path, audio, env)} for label, env, path in rows]

@@ -63,7 +63,9 @@ def test_each_setting_moves_the_estimate_by_its_measured_share(tmp_path: Path) -
 
 
 def test_check_config_warns_in_one_line_naming_board_estimate_and_budget(tmp_path: Path) -> None:
-    path = _config(tmp_path, wake={"engine": "pocketsphinx", "phrase": "hey jarvis"}, asr={"engine": "whisper"})
+    path = _config(
+        tmp_path, wake={"engine": "pocketsphinx", "phrase": "hey jarvis"}, asr={"engine": "whisper"}
+    )
     result = _check(path, "rpizero2w")
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("edge: warning:")]
@@ -107,7 +109,9 @@ def test_a_bad_memory_budget_in_a_board_profile_is_refused(tmp_path: Path) -> No
     profile["memory"] = {"budget_mb": "lots"}
     path = tmp_path / "board.yaml"
     path.write_text(yaml.safe_dump(profile), encoding="utf-8")
-    with pytest.raises(ConfigError, match="memory.budget_mb must be a positive whole number of MB, not 'lots'"):
+    with pytest.raises(
+        ConfigError, match=r"memory\.budget_mb must be a positive whole number of MB, not 'lots'"
+    ):
         _parse_board(path)
 
 
@@ -119,10 +123,17 @@ print(limit_malloc_arenas())
 
 
 @pytest.mark.parametrize(("env", "applied"), [({}, "True"), ({"MALLOC_ARENA_MAX": "2"}, "False")])
-def test_edge_run_limits_malloc_arenas_unless_the_environment_already_does(env: dict[str, str], applied: str) -> None:
+def test_edge_run_limits_malloc_arenas_unless_the_environment_already_does(
+    env: dict[str, str], applied: str
+) -> None:
     base = {key: value for key, value in subprocess_env().items() if key != "MALLOC_ARENA_MAX"}
     out = subprocess.run(
-        [sys.executable, "-c", _ARENAS], cwd=REPO, capture_output=True, text=True, env={**base, **env}, check=True
+        [sys.executable, "-c", _ARENAS],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**base, **env},
+        check=True,
     )
     assert out.stdout.strip() == applied
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,18 +23,23 @@ def test_tflite_c_gives_litert_s_probabilities(shipped_config: Config) -> None:
     litert = LiteRTIntentClassifier(model, devices=shipped_config.devices, backend="litert")
     assert (shared.backend, litert.backend) == ("tflite_c", "litert")
     vocabulary = load_vocabulary(shipped_config.intent.vocabulary, shipped_config.devices)
-    texts = [text for text, _ in vocabulary.sentences()][::40] + ["", "what's the weather", "dim them kitchen lite"]
+    texts = [
+        *[text for text, _ in vocabulary.sentences()][::40],
+        "",
+        "what's the weather",
+        "dim them kitchen lite",
+    ]
     for text in texts:
         assert np.allclose(shared.probabilities(text), litert.probabilities(text), atol=1e-6, rtol=0), text
         assert shared.classify(text) == litert.classify(text)
     shared.close()
 
 
-def test_a_model_the_library_refuses_is_one_model_error(shipped_config: Config, tmp_path) -> None:
+def test_a_truncated_model_is_one_model_error_naming_it(shipped_config: Config, tmp_path: Path) -> None:
     data = bytearray(shipped_config.intent.model.read_bytes())
     broken = tmp_path / "broken.tflite"
     broken.write_bytes(bytes(data[:4096]))
-    with pytest.raises(ModelError, match="broken.tflite"):
+    with pytest.raises(ModelError, match=r"broken\.tflite"):
         LiteRTIntentClassifier(broken, devices=shipped_config.devices)
 
 

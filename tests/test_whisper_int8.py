@@ -52,7 +52,9 @@ def test_the_copy_transcribes_exactly_as_quantizing_while_loading(copy_dir: Path
 
     original = WhisperRecognizer(MODEL)
     # The recognizer loads through the copy; load the float16 file directly for the reference.
-    original.model = ctranslate2.models.Whisper(str(MODEL), device="cpu", compute_type="int8", intra_threads=2)
+    original.model = ctranslate2.models.Whisper(
+        str(MODEL), device="cpu", compute_type="int8", intra_threads=2
+    )
     copied = WhisperRecognizer(copy_dir)
     for clip in CLIPS:
         pcm = read_wav(clip).astype("<i2").tobytes()
@@ -84,7 +86,9 @@ print(json.dumps(hwm() - before))
 
 
 def _load_peak_mb(model_dir: Path) -> float:
-    out = subprocess.run([sys.executable, "-c", _PEAK, str(model_dir)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK, str(model_dir)], capture_output=True, text=True, check=True
+    )
     return float(json.loads(out.stdout))
 
 

@@ -62,7 +62,9 @@ def _print_memory(config: Config) -> None:
     """The estimated peak against the board's budget; a warning line on stderr when it will not fit."""
     footprint = expected(config)
     budget = config.board.memory_budget_mb
-    against = f"{config.board.name} budget {budget} MB" if budget else f"no memory budget on {config.board.name}"
+    against = (
+        f"{config.board.name} budget {budget} MB" if budget else f"no memory budget on {config.board.name}"
+    )
     print(f"  memory:  {footprint.describe()} peak for edge run ({against})")
     passed_by = whisper_over_budget(config)
     if passed_by:

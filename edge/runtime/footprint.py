@@ -37,7 +37,9 @@ class Footprint:
     def describe(self) -> str:
         """``~165 MB (shipped 169; live view +9 ...)``."""
         moved = "; ".join(f"{name} {mb:+.0f}" for name, mb in self.parts)
-        return f"~{self.peak_mb:.0f} MB" + (f" (shipped config {SHIPPED_PEAK_MB:.0f}; {moved})" if moved else "")
+        return f"~{self.peak_mb:.0f} MB" + (
+            f" (shipped config {SHIPPED_PEAK_MB:.0f}; {moved})" if moved else ""
+        )
 
 
 def estimate(config: Config, *, whisper: bool | None = None) -> Footprint:

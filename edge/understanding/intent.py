@@ -78,9 +78,13 @@ class LiteRTIntentClassifier:
             try:
                 self._shared = TfLiteCModel(data)
             except ImportError:
-                raise BackendMissingError("the tflite_c backend needs: pip install pymicro-wakeword") from None
+                raise BackendMissingError(
+                    "the tflite_c backend needs: pip install pymicro-wakeword"
+                ) from None
             except ValueError as err:
-                raise ModelError(f"{source}: the interpreter refused the model ({err}); run `edge train`") from None
+                raise ModelError(
+                    f"{source}: the interpreter refused the model ({err}); run `edge train`"
+                ) from None
             return
         self._load_interpreter(data, backend, source)
 

@@ -86,7 +86,8 @@ class TfLiteCModel:
                 self.close()
                 raise ValueError("only float32 input and output tensors are supported")
         self.output_shape = tuple(
-            self._lib.TfLiteTensorDim(self._output, i) for i in range(self._lib.TfLiteTensorNumDims(self._output))
+            self._lib.TfLiteTensorDim(self._output, i)
+            for i in range(self._lib.TfLiteTensorNumDims(self._output))
         )
 
     def run(self, row: np.ndarray) -> np.ndarray:
