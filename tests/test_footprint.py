@@ -70,16 +70,16 @@ def test_check_config_warns_in_one_line_naming_board_estimate_and_budget(tmp_pat
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("edge: warning:")]
     assert len(warnings) == 1, result.stderr
-    assert "rpizero2w" in warnings[0] and "~201 MB" in warnings[0] and "180 MB" in warnings[0]
+    assert "rpizero2w" in warnings[0] and "~199 MB" in warnings[0] and "180 MB" in warnings[0]
     # The same config on a board without a budget: the estimate is printed, nothing is warned.
     quiet = _check(path, "rpi4b")
-    assert "warning" not in quiet.stderr and "~201 MB" in quiet.stdout
+    assert "warning" not in quiet.stderr and "~199 MB" in quiet.stdout
 
 
 def test_check_config_on_the_shipped_config_prints_the_estimate_and_no_warning(tmp_path: Path) -> None:
     result = _check(_config(tmp_path), "rpizero2w")
     assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
-    assert "memory:  ~169 MB peak for edge run (rpizero2w budget 180 MB)" in result.stdout
+    assert "memory:  ~167 MB peak for edge run (rpizero2w budget 180 MB)" in result.stdout
 
 
 def _engines(config: Path, board: str) -> set[str]:
@@ -98,7 +98,7 @@ def _engines(config: Path, board: str) -> set[str]:
 def test_zero_2_w_auto_asr_takes_the_lighter_recognizer_where_whisper_would_not_fit(tmp_path: Path) -> None:
     path = _config(tmp_path, wake={"engine": "pocketsphinx", "phrase": "hey jarvis"})
     check = _check(path, "rpizero2w")
-    assert "asr auto: not Whisper on this board: Whisper would peak ~201 MB" in check.stdout
+    assert "asr auto: not Whisper on this board: Whisper would peak ~199 MB" in check.stdout
     assert "warning" not in check.stderr  # with PocketSphinx the config fits
     assert _engines(path, "rpizero2w") == {"pocketsphinx"}
     assert _engines(path, "rpi4b") == {"whisper"}  # no budget there: auto keeps Whisper
