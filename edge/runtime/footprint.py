@@ -35,7 +35,7 @@ class Footprint:
     parts: tuple[tuple[str, float], ...]
 
     def describe(self) -> str:
-        """``~165 MB (shipped 169; live view +9 ...)``."""
+        """``~176 MB (shipped config 167; live view +9)``."""
         moved = "; ".join(f"{name} {mb:+.0f}" for name, mb in self.parts)
         return f"~{self.peak_mb:.0f} MB" + (
             f" (shipped config {SHIPPED_PEAK_MB:.0f}; {moved})" if moved else ""

@@ -1,8 +1,8 @@
 """Process-wide memory settings for the daemon: one malloc arena, set before any stage starts a thread.
 
 glibc gives each thread that allocates its own arena (up to 8 per core), and memory freed in one arena is not
-reused by another. Measured on ``edge run`` with the shipped config (60 s of audio): one arena peaks ~7 MB
-lower than glibc's default, and two arenas no lower than the default; CPU time was the same.
+reused by another. Measured on ``edge run`` with the shipped config (60 s of audio, bench.memory): one arena
+peaks 4-7 MB lower than glibc's default (two runs), and two arenas no lower; CPU time was the same.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """An int8 copy of a float16 CTranslate2 Whisper model, made once and kept in edge's cache folder.
 
-CTranslate2 quantizes a float16 model to int8 while it loads it: it holds the whole float16 file, a float32
-copy of each weight and the int8 result at once. For tiny.en that load peaks ~90 MB above the loaded model,
-the largest single spike in ``edge run`` (measured: 206 MB peak, 115 MB after, for ``compute_type="int8"``).
+CTranslate2 quantizes a float16 model to int8 while it loads it: it reads every float16 variable first, then
+converts each through a float32 copy. For tiny.en that load peaks ~90 MB above the loaded model, the largest
+single spike in ``edge run`` (measured in a process holding only CTranslate2: 206 MB peak, 115 MB after).
 A model saved as int8 loads with no conversion. This writes that copy the way CTranslate2 would quantize it
 on load (per-row scale ``127 / max|row|``, rounded), one block of rows at a time, so writing it costs a few
 MB; the transcripts are the same (``tests/test_whisper_int8.py`` compares them on the fixtures).
@@ -86,7 +86,7 @@ def int8_model_dir(model_dir: Path, cache: Path | None = None) -> Path:
         _write_copy(model_dir, header, target)
     except OSError as err:
         log.warning(
-            "asr: cannot write an int8 copy of %s in %s (%s); loading it as it is costs ~90 MB more at start",
+            "asr: cannot write an int8 copy of %s in %s (%s); loading it as it is peaks ~70 MB higher",
             model_dir,
             target.parent,
             err.strerror or err,
