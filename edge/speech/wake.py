@@ -134,14 +134,19 @@ class MicroWakeDetector:
         self._features = MicroWakeWordFeatures()
         self._models = [MicroWakeWord.from_builtin(Model[MICRO_PHRASES[phrase]]) for phrase in phrases]
         self._shared = SharedFeatureModels(self._models)
-        shift = 4.0 * (0.5 - sensitivity) + (CHECKED_LOGIT_SHIFT if verify else 0.0)
+        shift = 4.0 * (0.5 - sensitivity)
+        self.author_cutoffs = [_shift_logit(float(model.probability_cutoff), shift) for model in self._models]
+        shift += CHECKED_LOGIT_SHIFT if verify else 0.0
         self.cutoffs = [_shift_logit(float(model.probability_cutoff), shift) for model in self._models]
+        self._step_ms = int(self._models[0].stride) * 10  # the features come every 10 ms
+        self.decision_lag_ms = 0  # audio heard after the moment the unchecked detector would have woken
         self.verifier = PhraseVerifier(phrases, whisper_model) if verify else None
         self.candidates = 0  # wakes over the cutoff so far, accepted or not
         self.refused = 0  # candidates Whisper did not hear as the phrase
         self._armed = [True] * len(phrases)  # one question per rise of a phrase's score over its cutoff
         self._waited = [-1] * len(phrases)  # steps a candidate has waited for its score's peak; -1: none
         self._peaks = [0.0] * len(phrases)
+        self._late = [-1] * len(phrases)  # steps since the score passed the author's cutoff; -1: not yet
         self._recent = RecentAudio(int(VERIFY_SECONDS * SAMPLE_RATE_HZ))
         self.last_score = 0.0
         self.threshold = self.cutoffs[0]
@@ -185,9 +190,12 @@ class MicroWakeDetector:
         if waited < 0:  # no candidate open
             if over and self._armed[index]:
                 self._armed[index], self._waited[index], self._peaks[index] = False, 0, probability
+                self._late[index] = 0 if probability > self.author_cutoffs[index] else -1
             elif not over:
                 self._armed[index] = True
             return False
+        late = self._late[index]
+        self._late[index] = late + 1 if late >= 0 else (0 if probability > self.author_cutoffs[index] else -1)
         if probability >= self._peaks[index] and waited < PEAK_WAIT_STEPS:
             self._waited[index], self._peaks[index] = waited + 1, probability
             return False
@@ -199,6 +207,8 @@ class MicroWakeDetector:
         if not verdict.accepted:
             self.refused += 1
             log.info("wake: %r candidate refused: Whisper heard %r", phrase, verdict.heard)
+        # The audio since the unchecked detector would have woken goes to the command, as it would have.
+        self.decision_lag_ms = max(self._late[index], 1) * self._step_ms
         return verdict.accepted
 
     def reset(self) -> None:
