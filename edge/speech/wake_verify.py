@@ -155,7 +155,9 @@ class PhraseVerifier:
     def check(self, samples: np.ndarray, phrase: str | None = None) -> Verdict:
         """Verdict on int16 ``samples`` that end where the detector fired; ``phrase`` one of those given."""
         phrase = phrase or self.phrase
-        heard = self._whisper().transcribe(samples.astype("<i2").tobytes(), previous=self._prompts[phrase])
+        # No no-speech gate: it is tuned for commands, and refused a real "alexa" a pause before a command.
+        pcm = samples.astype("<i2").tobytes()
+        heard = self._whisper().transcribe(pcm, previous=self._prompts[phrase], no_speech_gate=False)
         return Verdict(spells_phrase(heard, phrase), heard)
 
     @property
