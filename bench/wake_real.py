@@ -33,9 +33,9 @@ from bench.negative_stream import negative_stream
 from bench.wake_compare import CustomHead
 from edge.runtime.assembly import one_blas_thread
 from edge.speech.audio import SAMPLE_RATE_HZ, chunk_samples, read_wav
-from edge.speech.wake import MicroWakeDetector
-from edge.speech.wake_evaluation import pad, wilson
-from edge.speech.wake_features import EmbeddingStream
+from edge.speech.wake.engines import MicroWakeDetector
+from edge.speech.wake.evaluation import pad, wilson
+from edge.speech.wake.features import EmbeddingStream
 
 REPO = Path(__file__).resolve().parents[1]
 EVAL = Path(os.environ.get("EDGE_EVAL_DIR", REPO.parent / "shared" / "eval")) / "audio"

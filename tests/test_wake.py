@@ -15,8 +15,13 @@ import yaml
 from edge.errors import ConfigError
 from edge.events import Detection
 from edge.speech.audio import chunk_samples, read_wav
-from edge.speech.settings import WakeConfig
-from edge.speech.wake import MicroWakeDetector, PocketSphinxWakeDetector, WakeDetector, wake_from_config
+from edge.speech.wake.engines import (
+    MicroWakeDetector,
+    PocketSphinxWakeDetector,
+    WakeDetector,
+    wake_from_config,
+)
+from edge.speech.wake.settings import WakeConfig
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -192,7 +197,7 @@ def test_the_latest_score_and_its_threshold_are_exposed(jarvis_and_alexa: MicroW
 def test_shared_features_give_the_librarys_own_probabilities() -> None:
     from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures, Model
 
-    from edge.speech.wake_models import SharedFeatureModels
+    from edge.speech.wake.models import SharedFeatureModels
 
     library = [MicroWakeWord.from_builtin(Model[name]) for name in ("HEY_JARVIS", "ALEXA")]
     shared = SharedFeatureModels(
@@ -229,8 +234,8 @@ def test_pocketsphinx_exposes_a_score_and_threshold_on_one_scale(sphinx: PocketS
 
 
 def test_micro_reads_verify_and_checks_by_default_where_whisper_is_installed() -> None:
-    from edge.speech.settings import read_wake
-    from edge.speech.whisper import find_whisper_model
+    from edge.speech.asr.settings import find_whisper_model
+    from edge.speech.wake.settings import read_wake
     from edge.yamlfields import Section
 
     assert find_whisper_model(None) is not None  # installed with edge
@@ -267,7 +272,7 @@ needs_eval_dir = pytest.mark.skipif(
 
 @needs_eval_dir
 def test_checked_micro_finds_real_alexa_and_refuses_other_real_speech() -> None:
-    from edge.speech.wake_evaluation import detects, pad
+    from edge.speech.wake.evaluation import detects, pad
 
     rng = np.random.default_rng(0)
     audio = EVAL_DIR / "audio"

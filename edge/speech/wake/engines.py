@@ -19,11 +19,11 @@ import numpy as np
 
 from edge.errors import BackendMissingError, ConfigError
 from edge.events import Detection
-from edge.speech.asr import find_vosk_model, load_vosk_model, pocketsphinx_decoder
+from edge.speech.asr.recognizers import find_vosk_model, load_vosk_model, pocketsphinx_decoder
 from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk
-from edge.speech.settings import WakeConfig
-from edge.speech.wake_models import RecentAudio, SharedFeatureModels
-from edge.speech.wake_verify import VERIFY_SECONDS, PhraseVerifier
+from edge.speech.wake.models import RecentAudio, SharedFeatureModels
+from edge.speech.wake.settings import WakeConfig
+from edge.speech.wake.verify import VERIFY_SECONDS, PhraseVerifier
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def wake_from_config(config: WakeConfig, *, source: str = "config") -> WakeDetec
             f"{config.engine} listens for one phrase; only micro takes a list of phrases",
         )
     if config.engine == "custom" and config.model is not None:
-        from edge.speech.custom_wake import CustomWakeDetector
+        from edge.speech.wake.custom import CustomWakeDetector
 
         return CustomWakeDetector(
             config.model,
@@ -99,7 +99,7 @@ class MicroWakeDetector:
     Sensitivity 0.5 keeps that cutoff; 0 and 1 move it by 2 in logit space (for hey_jarvis: 0.996 and 0.81),
     so the scale is symmetric around the author's choice rather than a guessed absolute probability.
     With ``verify``, the cutoff is far lower and each candidate is only a question to Whisper, asked once per
-    rise of the score over the cutoff, on the last 2.2 s of audio (``edge.speech.wake_verify``).
+    rise of the score over the cutoff, on the last 2.2 s of audio (``edge.speech.wake.verify``).
     ``last_score`` and ``threshold`` are those of the phrase nearest to its cutoff (for a live view).
     """
 
