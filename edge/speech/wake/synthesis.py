@@ -140,25 +140,6 @@ def reverberate(rng: np.random.Generator, audio: np.ndarray) -> np.ndarray:
     return ((1 - mix) * audio + mix * wet).astype(np.float32)
 
 
-def other_speaker_and_microphone(rng: np.random.Generator, audio: np.ndarray) -> np.ndarray:
-    """Another vocal tract and another microphone: formants and pitch moved 0.88-1.12x, a random band and tilt.
-
-    Synthesizers have a few vocal tracts and no microphone; real clips come from many of both.
-    """
-    if len(audio) < 2:
-        return audio
-    factor = float(rng.uniform(0.88, 1.12))  # read faster is higher: every formant moves by the factor
-    audio = np.interp(np.arange(0, len(audio) - 1, factor), np.arange(len(audio)), audio)
-    freqs = np.maximum(np.fft.rfftfreq(len(audio), 1 / SAMPLE_RATE_HZ), 1.0)
-    low_cut, high_cut = float(rng.uniform(60, 400)), float(rng.uniform(3000, 7800))
-    tilt_db_per_octave = float(rng.uniform(-3, 3))
-    gain = 1 / np.sqrt(1 + (low_cut / freqs) ** 4) / np.sqrt(1 + (freqs / high_cut) ** 4)
-    gain *= (np.clip(freqs, 100, None) / 1000) ** (tilt_db_per_octave / 6.02)
-    out = np.fft.irfft(np.fft.rfft(audio) * gain, len(audio))
-    out *= np.sqrt(np.mean(audio**2) / (np.mean(out**2) + 1e-12))
-    return out.astype(np.float32)
-
-
 def vary(rng: np.random.Generator, audio: np.ndarray, reverb_share: float = 0.4) -> np.ndarray:
     """Random loudness (-20..0 dB) and, for some clips, reverberation; noise is added to whole streams."""
     if len(audio) and rng.random() < reverb_share:

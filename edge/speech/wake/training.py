@@ -33,7 +33,6 @@ from edge.speech.wake.synthesis import (
     isolated_words,
     near_phrases,
     noise,
-    other_speaker_and_microphone,
     synthesize,
     trim,
     vary,
@@ -61,7 +60,6 @@ class TrainSettings:
     words: int = 260  # short utterances said on their own (negatives)
     near_copies: int = 3  # voices per near-phrase (negatives)
     noise_seconds: float = 20.0  # noise-only negatives
-    channel_share: float = 0.0  # share of clips given another vocal tract and microphone
     window: int = 8  # embeddings per example: 1.3 s of audio
     hidden: int = 32
     epochs: int = 40
@@ -145,7 +143,6 @@ def end_windows(
     rng: np.random.Generator,
     window: int,
     workers: int,
-    channel_share: float = 0.0,
 ) -> np.ndarray:
     """The windows ending 0-3 frames after each clip ends, each clip over a noise bed.
 
@@ -156,8 +153,6 @@ def end_windows(
     for clip in clips:
         if len(clip) == 0:
             continue
-        if channel_share and rng.random() < channel_share:
-            clip = other_speaker_and_microphone(rng, clip)
         clip = vary(rng, clip)
         pad = int(rng.uniform(0.05, 0.3) * SAMPLE_RATE_HZ)
         before = np.zeros(max(lead_samples - len(clip), 0) + pad, dtype=np.float32)
@@ -202,15 +197,13 @@ def stream_windows(audio: np.ndarray, window: int, workers: int) -> np.ndarray:
 
 
 def _negative_stream(
-    rng: np.random.Generator, clips: Sequence[np.ndarray], noise_seconds: float, channel_share: float = 0.0
+    rng: np.random.Generator, clips: Sequence[np.ndarray], noise_seconds: float
 ) -> np.ndarray:
     """Clips with short pauses, each over its own noise bed, then noise alone."""
     parts = []
     for clip in clips:
         if len(clip) == 0:
             continue
-        if channel_share and rng.random() < channel_share:
-            clip = other_speaker_and_microphone(rng, clip)
         clip = vary(rng, clip)
         pause = np.zeros(int(rng.uniform(0.2, 1.0) * SAMPLE_RATE_HZ), dtype=np.float32)
         segment = np.concatenate([clip, pause])
@@ -256,12 +249,12 @@ def train_wake_word(
     synthesized = time.monotonic()
     for recording in recordings:
         clips.extend([recording] * settings.recording_copies)
-    positives = end_windows(clips, speech, rng, settings.window, settings.workers, settings.channel_share)
+    positives = end_windows(clips, speech, rng, settings.window, settings.workers)
     # Every window of the negative stream is used: words alone followed by a pause, parts of the phrase
     # and sound-alikes (which also teach "not yet finished"), sentences, and noise.
     mixed = [*near, *speech]
     order = rng.permutation(len(mixed))
-    stream = _negative_stream(rng, [mixed[i] for i in order], settings.noise_seconds, settings.channel_share)
+    stream = _negative_stream(rng, [mixed[i] for i in order], settings.noise_seconds)
     negatives = stream_windows(stream, settings.window, settings.workers)
     x = np.concatenate([positives, negatives])
     y = np.concatenate([np.ones(len(positives), dtype=int), np.zeros(len(negatives), dtype=int)])
