@@ -223,7 +223,7 @@ class MicroWakeDetector:
         phrase = self.phrases[index]
         verdict = self.verifier.check(self._recent.samples(), phrase)
         if not verdict.accepted:
-            self.refused += last  # a candidate counts as refused once, after its second hearing
+            self.refused += 1 if last else 0  # a candidate counts as refused once, after its second hearing
             log.info("wake: %r candidate refused: Whisper heard %r", phrase, verdict.heard)
             return False
         # The audio since the unchecked detector would have woken goes to the command, as it would have.
@@ -238,6 +238,7 @@ class MicroWakeDetector:
         self._armed = [True] * len(self.phrases)
         self._waited = [-1] * len(self.phrases)
         self._retry = [-1] * len(self.phrases)
+        self._late = [-1] * len(self.phrases)
         self._recent.clear()
 
     def close(self) -> None:
