@@ -185,7 +185,7 @@ def test_a_head_for_other_embeddings_is_refused_in_one_line(
         ({"engine": "custom"}, "wake.model: engine custom needs model: FILE"),
         ({"engine": "micro", "model": "x.tflite"}, "wake.model: is only read by engine custom"),
         ({"engine": "custom", "model": "missing.tflite"}, "wake.model: file not found"),
-        ({"engine": "micro", "verify": False}, "wake.verify: unknown key"),
+        ({"engine": "pocketsphinx", "verify": False}, "wake.verify: unknown key"),
     ],
 )
 def test_custom_engine_config_errors(tmp_path: Path, capsys, wake: dict[str, object], message: str) -> None:
