@@ -52,11 +52,11 @@ def machine() -> dict[str, Any]:
 
 
 def _sections(quick: bool, vosk: Path | None) -> dict[str, Callable[[], dict[str, Any]]]:
-    from bench import accuracy, daemon_probe, intent_bench, latency, memory, real_speech, wake_cost
+    from bench import accuracy, daemon_probe, intent_bench, latency, memory, real_speech, wake_cost, wake_real
 
     return {
         "intent": lambda: intent_bench.run(quick),
-        "wake": lambda: wake_cost.run(quick, vosk),
+        "wake": lambda: {**wake_cost.run(quick, vosk), "real_people": wake_real.table(quick)},
         "accuracy": lambda: accuracy.run(quick, vosk is not None),
         "latency": lambda: latency.run(quick),
         "daemon": lambda: daemon_probe.run(quick, vosk is not None),
@@ -96,6 +96,12 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"wake {engine['engine']:<13} {engine.get('phrase', ''):<20} cpu/s audio {engine['cpu_seconds_per_audio_second']:.4f}  "
             f"false wakes/h {engine['false_wakes_per_hour']:<6} detection {engine['detection_rate']}"
+        )
+    for row in results.get("wake", {}).get("real_people", {}).get("models", []):
+        low, high = row["miss_rate_95"]
+        lines.append(
+            f"wake real {row['model']:<34} missed {row['missed']}/{row['real_clips']} (95 % {low:.1%}-{high:.1%})  "
+            f"false wakes/h {row['false_wakes_per_hour']} (<= {row['false_wakes_per_hour_upper_95']})"
         )
     for config in results.get("accuracy", {}).get("configurations", []):
         lines.append(

@@ -289,11 +289,12 @@ class WhisperRecognizer:
         self.reset()
         return text
 
-    def transcribe(self, pcm: bytes, previous: Sequence[int] = ()) -> str:
+    def transcribe(self, pcm: bytes, previous: Sequence[int] = (), *, no_speech_gate: bool = True) -> str:
         """Recognize 16 kHz 16-bit mono PCM; '' when Whisper hears no speech.
 
         ``previous`` is token ids of text Whisper takes as said just before, which steers its spelling (the
-        wake verifier passes the wake phrase so a name comes out spelled as the user spelled it).
+        wake verifier passes the wake phrase so a name comes out spelled as the user spelled it). Without
+        ``no_speech_gate`` the words are returned whatever Whisper's no-speech probability.
         """
         began = self.clock()
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
@@ -315,7 +316,8 @@ class WhisperRecognizer:
         self.last_decode_ms = (self.clock() - began) * 1000
         self.decodes += 1
         raw = decode_tokens(self._vocabulary, ids)
-        text = "" if result.no_speech_prob > NO_SPEECH_PROBABILITY else command_text(raw, self.lead_in)
+        silent = no_speech_gate and result.no_speech_prob > NO_SPEECH_PROBABILITY
+        text = "" if silent else command_text(raw, self.lead_in)
         self.last_heard = text
         if self.known_words and unknown_fraction(text, self.known_words) > MAX_UNKNOWN_FRACTION:
             log.info("asr: heard %r, mostly words no command uses: not a command", text)
