@@ -12,7 +12,7 @@ import asyncio
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +50,10 @@ def wyoming_config(tmp_path: Path, extra_yaml: str = "", **settings: object) -> 
     path = tmp_path / "edge.yaml"
     shipped = SHIPPED_CONFIG.read_text(encoding="utf-8")
     path.write_text(shipped + extra_yaml + "\nwyoming:\n" + "\n".join(lines) + "\n")
-    return load_config(path, board_override="sim")
+    config = load_config(path, board_override="sim")
+    # The fixtures' wake words are synthetic voices, which Whisper's wake check often refuses (as
+    # test_end_to_end says); these tests are about what happens after a wake, so the detector alone decides.
+    return replace(config, wake=replace(config.wake, verify=False))
 
 
 @dataclass
