@@ -33,7 +33,10 @@ EVAL_DIR = Path(os.environ.get("EDGE_EVAL_DIR", REPO.parent / "shared" / "eval")
 DEV_SET = EVAL_DIR / "intents-dev.jsonl"
 # name -> (file, attribution)
 DEV_SETS: dict[str, tuple[Path, str]] = {
-    "ha_tests": (DEV_SET, "home-assistant/intents tests/en (commit aa550032, CC BY 4.0), relabelled for edge"),
+    "ha_tests": (
+        DEV_SET,
+        "home-assistant/intents tests/en (commit aa550032, CC BY 4.0), relabelled for edge",
+    ),
     "paraphrases": (
         EVAL_DIR / "intents-dev-paraphrases.jsonl",
         "stanford-oval/thingpedia-common-devices (commit 35592e1f, BSD-3-Clause), relabelled for edge",

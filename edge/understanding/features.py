@@ -8,6 +8,7 @@ heard as ``dinner``) close to the right one.
 
 from __future__ import annotations
 
+import math
 import re
 import zlib
 from collections.abc import Mapping, Sequence
@@ -146,10 +147,12 @@ def sparse_features(words: list[str], settings: FeatureSettings) -> tuple[np.nda
     for gram, weight in _grams(words, settings):
         index = zlib.crc32(gram.encode()) % settings.dims
         counts[index] = counts.get(index, 0.0) + weight
-    indices = np.array(sorted(counts), dtype=np.int32)
-    values = np.array([counts[i] for i in sorted(counts)], dtype=np.float32)
-    norm = float(np.linalg.norm(values))
-    return indices, (values / norm if norm else values)
+    order = sorted(counts)
+    # The norm in Python floats, in index order: BLAS's dot on a small array can round differently with
+    # the array's memory alignment, and training must give the same bytes every time.
+    norm = math.sqrt(sum(counts[i] * counts[i] for i in order)) or 1.0
+    indices = np.array(order, dtype=np.int32)
+    return indices, np.array([counts[i] / norm for i in order], dtype=np.float32)
 
 
 def featurize_many(texts: Sequence[str], lexicon: Lexicon, settings: FeatureSettings) -> np.ndarray:
