@@ -105,6 +105,11 @@ _OBJECT_CUES: dict[str, frozenset[str]] = {
             "media",
             "player",
             "speaker",
+            "play",
+            "spotify",
+            "album",
+            "jazz",
+            "audiobook",
         ]
     ),
     "unsupported_climate": frozenset(
