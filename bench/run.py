@@ -21,7 +21,7 @@ from typing import Any
 
 from edge.speech.asr.settings import DEFAULT_VOSK_MODEL_DIRS
 
-SECTIONS = ("intent", "wake", "accuracy", "latency", "daemon", "real_speech")
+SECTIONS = ("intent", "wake", "accuracy", "latency", "daemon", "real_speech", "memory")
 
 
 def english_vosk_model() -> Path | None:
@@ -52,7 +52,7 @@ def machine() -> dict[str, Any]:
 
 
 def _sections(quick: bool, vosk: Path | None) -> dict[str, Callable[[], dict[str, Any]]]:
-    from bench import accuracy, daemon_probe, intent_bench, latency, real_speech, wake_cost
+    from bench import accuracy, daemon_probe, intent_bench, latency, memory, real_speech, wake_cost
 
     return {
         "intent": lambda: intent_bench.run(quick),
@@ -61,6 +61,7 @@ def _sections(quick: bool, vosk: Path | None) -> dict[str, Callable[[], dict[str
         "latency": lambda: latency.run(quick),
         "daemon": lambda: daemon_probe.run(quick, vosk is not None),
         "real_speech": lambda: real_speech.run(quick),
+        "memory": lambda: memory.run(quick),
     }
 
 
@@ -125,6 +126,10 @@ def table(results: dict[str, Any]) -> str:
             f"daemon wake={config['wake_engine']} asr={config['asr_engine']}: cold start "
             f"{config['cold_start_seconds']} s, peak RSS {config['peak_rss_mb']} MB"
         )
+    for row in results.get("memory", {}).get("steps", {}).get("rows", []):
+        lines.append(f"memory {row['step']:<45} +{row['adds_mb']:>6} MB  rss {row['rss_mb']:>6} MB")
+    for row in results.get("memory", {}).get("levers", []):
+        lines.append(f"memory edge run peak, {row['setting']:<45} {row['peak_rss_mb']} MB")
     real = results.get("real_speech", {})
     if "skipped" in real:
         lines.append(f"real speech: {real['skipped']}")

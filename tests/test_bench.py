@@ -113,3 +113,14 @@ def test_real_speech_rows_or_a_clear_skip(results: dict[str, Any]) -> None:
         )
         assert all(_fraction(protocol[f"{key}_rate"]) for key in ("right", "no_action", "wrong"))
         assert engine["protocol_by_pause_s"] and engine["negatives"]["n"] > 0
+
+
+def test_memory_table_and_levers(results: dict[str, Any]) -> None:
+    memory = results["memory"]
+    steps = [row["step"] for row in memory["steps"]["rows"]]
+    assert steps[0] == "interpreter" and any(step.startswith("whisper tiny.en") for step in steps)
+    assert all(row["rss_mb"] > 0 for row in memory["steps"]["rows"])
+    assert memory["steps"]["malloc"]["arenas"] >= 1
+    peaks = {row["setting"]: row["peak_rss_mb"] for row in memory["levers"]}
+    # The int8 copy is the largest lever: quantizing the float16 file while loading peaks far higher.
+    assert peaks["all levers (shipped)"] + 30 < peaks["no int8 copy of Whisper (cache not writable)"]
