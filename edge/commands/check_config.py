@@ -8,6 +8,7 @@ import sys
 from edge.commands.common import load
 from edge.config import Config
 from edge.devices.bank import DeviceBank, mock_pin_factory
+from edge.integrations.wyoming.settings import WyomingConfig
 from edge.runtime.footprint import expected, fit_warning, whisper_over_budget
 from edge.understanding.validation import validate_models
 
@@ -54,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"  asr:     {config.asr.engine} ({config.asr.mode})")
     for line in model_summary:
         print(f"  {line}")
+    if config.wyoming is not None:
+        print(f"  {wyoming_summary(config.wyoming)}")
     _print_memory(config)
     return 0
 
@@ -72,3 +75,21 @@ def _print_memory(config: Config) -> None:
     warning = fit_warning(config, footprint)
     if warning:
         print(f"edge: warning: {warning}", file=sys.stderr)
+
+
+def wyoming_summary(wyoming: WyomingConfig) -> str:
+    """One line: what the Wyoming server offers Home Assistant and who can reach it."""
+    offers = [
+        name
+        for name, on in (
+            ("satellite", wyoming.satellite),
+            ("wake words", wyoming.wake_service),
+            ("speech-to-text", wyoming.asr_service),
+        )
+        if on
+    ]
+    if wyoming.loopback:
+        reach = "this machine only"
+    else:
+        reach = "the local network" + (", announced by zeroconf" if wyoming.zeroconf else "")
+    return f"wyoming: {', '.join(offers)} on {wyoming.host}:{wyoming.port} ({reach})"

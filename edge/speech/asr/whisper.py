@@ -254,6 +254,9 @@ class WhisperRecognizer:
         self.last_decode_ms = 0.0
         self.decodes = 0  # decodes since the recognizer was built: the work a command cost
         self.last_certainty: Certainty | None = None  # of the last decode: the text finish() returns
+        # The words of the last decode before the command-word check blanked them: what a Wyoming handover
+        # reports as heard when edge itself keeps nothing ("what's the weather").
+        self.last_heard = ""
 
     def start(self) -> None:
         """Begin a new command."""
@@ -313,6 +316,7 @@ class WhisperRecognizer:
         self.decodes += 1
         raw = decode_tokens(self._vocabulary, ids)
         text = "" if result.no_speech_prob > NO_SPEECH_PROBABILITY else command_text(raw, self.lead_in)
+        self.last_heard = text
         if self.known_words and unknown_fraction(text, self.known_words) > MAX_UNKNOWN_FRACTION:
             log.info("asr: heard %r, mostly words no command uses: not a command", text)
             text = ""
