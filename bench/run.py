@@ -92,6 +92,15 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"intent: {json.dumps({k: v for k, v in intent.items() if not isinstance(v, dict | list)})}"
         )
+        for name, scores in intent.get("dev_sets", {}).items():
+            edge = scores.get("edge")
+            lines.append(
+                f"intent {name}: in scope {edge['in_scope_right']} explicit {edge['explicit_right']} "
+                f"out of scope rejected {edge['out_of_scope_rejected']} (hard {edge['hard_rejected']}, "
+                f"ood {edge['ood_rejected']})"
+                if edge
+                else f"intent {name}: {scores.get('skipped')}"
+            )
     for engine in results.get("wake", {}).get("engines", []):
         lines.append(
             f"wake {engine['engine']:<13} {engine.get('phrase', ''):<20} cpu/s audio {engine['cpu_seconds_per_audio_second']:.4f}  "

@@ -20,6 +20,8 @@ REASONS: dict[str, str] = {
     "unsupported_climate": "I can't control heating, cooling or the thermostat",
     "unsupported_sensor": "I have no sensors to read",
     "unsupported_appliance": "I can only switch lights and fans",
+    "unsupported_rule": "I can't run schedules, rules or notifications",
+    "unsupported_fan_mode": "I can't make fans oscillate or change direction",
 }
 UNSUPPORTED: tuple[str, ...] = tuple(REASONS)
 NOT_A_COMMAND = "not a command for the lights or fans"
@@ -54,6 +56,8 @@ _CUES: dict[str, frozenset[str]] = {
     "unsupported_effect": frozenset(
         ["flash", "flashing", "blink", "blinking", "strobe", "flicker", "flickering", "disco"]
     ),
+    "unsupported_rule": frozenset(["notify", "notification", "notifications", "whenever"]),
+    "unsupported_fan_mode": frozenset(["oscillate", "oscillation", "oscillating", "swivel", "swing"]),
 }
 # These name the thing asked for only when no light or fan is named: "the lamp by the window" is a lamp.
 _OBJECT_CUES: dict[str, frozenset[str]] = {
@@ -101,6 +105,11 @@ _OBJECT_CUES: dict[str, frozenset[str]] = {
             "media",
             "player",
             "speaker",
+            "play",
+            "spotify",
+            "album",
+            "jazz",
+            "audiobook",
         ]
     ),
     "unsupported_climate": frozenset(
