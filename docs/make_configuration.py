@@ -51,17 +51,17 @@ DESCRIPTIONS: dict[str, str] = {
     "devices.<name>.pwm": "Dimmable light or variable-speed fan on a hardware PWM pin; false: on/off (relay).",
     "devices.<name>.pin": "gpiozero pin name (`GPIO12`), never a bare number; checked against the board.",
     "devices.<name>.aliases": "Other names people say for it (`lamp`), words only.",
-    "devices.<name>.room": "The room it is in; \"the bedroom light\" and \"everything in the kitchen\" use it.",
+    "devices.<name>.room": 'The room it is in; "the bedroom light" and "everything in the kitchen" use it.',
     "devices.<name>.levels": "Fans with pwm: named speeds.",
     "devices.<name>.levels.<level>": "A named speed in percent, e.g. `medium: 60`.",
     "devices.<name>.active_high": "Set false for relay boards that switch on a low input.",
     "devices.<name>.safe_state": "Where the output goes at start and on every exit path.",
-    "devices.<name>.step_percent": "How far \"brighter\", \"dimmer\", \"faster\" and \"slower\" move it.",
+    "devices.<name>.step_percent": 'How far "brighter", "dimmer", "faster" and "slower" move it.',
     "devices.<name>.pwm_frequency_hz": "PWM frequency of the pin.",
     "feedback": "How a person knows they were heard.",
     "feedback.status_led_pwm": "Drive the status LED with PWM (it must then be on a PWM pin).",
     "feedback.status_led": "A pin for an LED that shows listening, heard and error; null: none.",
-    "feedback.sounds": "A short chime on wake, on success and on \"not understood\".",
+    "feedback.sounds": 'A short chime on wake, on success and on "not understood".',
     "audio": "The microphone; unset keys come from the board profile.",
     "audio.device": "Device name or index from `edge audio-devices`; null: the system default.",
     "audio.sample_rate_hz": "Rate the microphone is opened at; edge converts to 16 kHz.",
@@ -94,15 +94,15 @@ DESCRIPTIONS: dict[str, str] = {
     "(twice that when they name no device).",
     "intent": "The intent classifier and defaults.",
     "intent.default_devices": "Where a command naming no device goes when several of its kind exist.",
-    "intent.default_devices.<kind>": "`light: kitchen_light`: the device for \"turn on the light\".",
+    "intent.default_devices.<kind>": '`light: kitchen_light`: the device for "turn on the light".',
     "intent.model": "The intent model (`edge train` rebuilds it).",
     "intent.vocabulary": "The command templates the model and the recognizer grammar come from.",
-    "intent.threshold": "Confidence below which a sentence is \"not understood\"; null: the model's own.",
+    "intent.threshold": 'Confidence below which a sentence is "not understood"; null: the model\'s own.',
     "web": "The classroom live view; absent or empty: off (`edge run --web` turns it on).",
     "web.listen": "HOST:PORT; any address but loopback needs a token.",
     "web.token": "The token the page asks for once (at least 8 characters).",
     "web.token_file": "A file whose content is the token (instead of `token`).",
-    "voice": "Spoken replies (\"the kitchen light is on at 50 percent\").",
+    "voice": 'Spoken replies ("the kitchen light is on at 50 percent").',
     "voice.piper_voice": "A Piper voice .onnx file; Piper speaks when it is set.",
     "voice.replies": "Answer aloud.",
     "voice.engine": "`auto` (Piper when a voice is set, else espeak-ng), `espeak-ng` or `piper`.",
@@ -276,7 +276,7 @@ def render(keys: dict[str, list[KeyRead]], by_board: dict[str, dict[str, Any]]) 
         "[`edge.yaml`](../edge.yaml) is a working example. `edge check-config` validates it strictly: unknown",
         "keys, wrong types, values out of range, missing files, pins the board lacks or reserves. Each error is",
         "one line naming the file and key, and exits 78. `<name>`, `<level>` and `<kind>` stand for names you",
-        "choose. \"required\" inside an optional section means required once the section is there.",
+        'choose. "required" inside an optional section means required once the section is there.',
         "",
     ]
     sections = [key for key in keys if "." not in key]
@@ -301,7 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.is_file() else ""
         if current != text:
-            diff = difflib.unified_diff(current.splitlines(), text.splitlines(), "committed", "readers", lineterm="")
+            diff = difflib.unified_diff(
+                current.splitlines(), text.splitlines(), "committed", "readers", lineterm=""
+            )
             print("\n".join(list(diff)[:40]), file=sys.stderr)
             print("docs/configuration.md is stale: run python docs/make_configuration.py", file=sys.stderr)
             return 1

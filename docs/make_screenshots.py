@@ -58,7 +58,9 @@ def _audio(names: tuple[str, ...], path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _edge(workdir: Path, broker: Mosquitto, name: str, clips: tuple[str, ...], web_port: int | None) -> Iterator[None]:
+def _edge(
+    workdir: Path, broker: Mosquitto, name: str, clips: tuple[str, ...], web_port: int | None
+) -> Iterator[None]:
     """One real daemon on the shipped edge.yaml, publishing as edge/NAME on the broker."""
     config = yaml.safe_load((REPO / "edge.yaml").read_text(encoding="utf-8"))
     config["mqtt"] = broker.config_section(f"edge/{name}", f"edge-{name}")
@@ -105,7 +107,12 @@ def _browser() -> Any:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     # --no-sandbox: chromium refuses to start as root otherwise (CI and containers run as root).
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size={WIDTH_PX},900"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        f"--window-size={WIDTH_PX},900",
+    ):
         options.add_argument(argument)
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
@@ -136,14 +143,19 @@ def main() -> int:
         port = free_port()
         url = f"http://127.0.0.1:{port}/"
         try:
-            with _edge(workdir, broker, "classroom-pi", CLASSROOM, port), _edge(workdir, broker, "lab-pi", LAB, None):
+            with (
+                _edge(workdir, broker, "classroom-pi", CLASSROOM, port),
+                _edge(workdir, broker, "lab-pi", LAB, None),
+            ):
                 _wait("the live view", lambda: _answers(url + "auth"), 90)
                 driver = _browser()
                 try:
                     driver.get(url)
                     history = "#history li"
                     try:
-                        _wait("three commands", lambda: len(driver.find_elements(By.CSS_SELECTOR, history)) >= 3)
+                        _wait(
+                            "three commands", lambda: len(driver.find_elements(By.CSS_SELECTOR, history)) >= 3
+                        )
                     except SystemExit:
                         driver.save_screenshot("/tmp/make_screenshots-failed.png")
                         print((workdir / "classroom-pi.log").read_text()[-3000:], file=sys.stderr)

@@ -84,7 +84,9 @@ def draw(config: Config) -> str:
     header = _header_info(config)
     pins = {pin.name: (pin.number, pin.row, pin.col) for pin in header.pins.values()}
     outputs = [(device.pin, device) for device in config.devices]
-    wired = {pin for pin, _ in outputs} | ({config.feedback.status_led} if config.feedback.status_led else set())
+    wired = {pin for pin, _ in outputs} | (
+        {config.feedback.status_led} if config.feedback.status_led else set()
+    )
     parts = _header(header, wired)
     for col, box_x in ((1, 20), (2, HEADER_X + PITCH_PX + 150)):
         side = sorted((pins[pin][1], device) for pin, device in outputs if pins[pin][2] == col)
