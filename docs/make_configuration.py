@@ -4,8 +4,10 @@
 switch on the optional branches (custom wake, web, MQTT with TLS, a status LED), while
 `edge.yamlfields.recording_reads` notes every key a reader asks for: its kind, default, choices and range.
 A section no probe opens (a new one, say `wyoming:`) is opened with a stray key, and keys the reader then
-requires are filled in until it reads the rest. `--check` exits 1 when the committed page is stale.
-The words of each key live in DESCRIPTIONS below; a key without words is listed all the same, marked.
+requires are filled in until it reads the rest; a section whose keys need real values (an address, a
+file that must load) gets an entry in `_variants`. `--check` exits 1 when the committed page is stale.
+The words of each key live in DESCRIPTIONS below; a key without words is listed all the same, marked, and
+tests/test_docs.py asks for its words.
 """
 
 from __future__ import annotations
