@@ -32,7 +32,7 @@ from edge.commands.replay import replay
 from edge.config import Config, load_config
 from edge.events import ActionResult, Detection, Event, Intent, Transcript
 from edge.runtime.assembly import Runtime, build_runtime
-from edge.speech.asr import find_vosk_model
+from edge.speech.asr.recognizers import find_vosk_model
 from edge.speech.audio import SAMPLE_RATE_HZ
 
 REPO = Path(__file__).resolve().parent.parent

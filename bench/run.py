@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edge.speech.settings import DEFAULT_VOSK_MODEL_DIRS
+from edge.speech.asr.settings import DEFAULT_VOSK_MODEL_DIRS
 
 SECTIONS = ("intent", "wake", "accuracy", "latency", "daemon", "real_speech")
 

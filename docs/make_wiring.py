@@ -16,8 +16,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from edge.config import Config, DeviceConfig, load_config  # noqa: E402
+from edge.config import Config, load_config  # noqa: E402
 from edge.devices.bank import mock_pin_factory  # noqa: E402
+from edge.devices.settings import DeviceConfig  # noqa: E402
 
 OUTPUT = REPO / "docs" / "wiring.svg"
 ROW_PX = 26

@@ -13,12 +13,12 @@ import yaml
 from edge.cli import main
 from edge.errors import EXIT_CONFIG, EXIT_USAGE
 from edge.speech.audio import read_wav
-from edge.speech.custom_wake import CustomWakeDetector
-from edge.speech.settings import WakeConfig
-from edge.speech.wake import wake_from_config
-from edge.speech.wake_evaluation import detects, held_back_positives, pad
-from edge.speech.wake_synthesis import noise
-from edge.speech.wake_training import TINY_SETTINGS, train_wake_word
+from edge.speech.wake.custom import CustomWakeDetector
+from edge.speech.wake.engines import wake_from_config
+from edge.speech.wake.evaluation import detects, held_back_positives, pad
+from edge.speech.wake.settings import WakeConfig
+from edge.speech.wake.synthesis import noise
+from edge.speech.wake.training import TINY_SETTINGS, train_wake_word
 from edge.tflite_model import read_tflite
 from tests.support import SHIPPED_CONFIG, edge_command, subprocess_env
 
@@ -219,7 +219,7 @@ def test_too_few_recordings_is_a_usage_error(tmp_path: Path, capsys) -> None:
 
 
 def test_negative_stream_windows_do_not_depend_on_the_thread_count() -> None:
-    from edge.speech.wake_training import stream_windows
+    from edge.speech.wake.training import stream_windows
 
     audio = np.random.default_rng(4).standard_normal(16000 * 6).astype(np.float32) * 0.1
     one = stream_windows(audio, 8, 1)
@@ -324,7 +324,7 @@ def test_whisper_check_borrows_the_command_recognizers_model(tiny_model: Path) -
 
     from edge.config import load_config
     from edge.runtime.assembly import build_runtime
-    from edge.speech.whisper import WhisperRecognizer
+    from edge.speech.asr.whisper import WhisperRecognizer
 
     config = load_config(SHIPPED_CONFIG, board_override="sim")
     wake = replace(config.wake, engine="custom", model=tiny_model, phrases=(PHRASE,), verify=True)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import Config, DeviceConfig
+from edge.config import Config
+from edge.devices.settings import DeviceConfig
 from edge.errors import ConfigError
 from edge.understanding.templates import TemplateError, parse, sample
 from edge.understanding.vocabulary import INTENTS, MAX_COMMAND_PHRASES, load_vocabulary

@@ -14,8 +14,13 @@ import yaml
 from edge.errors import ConfigError
 from edge.events import Detection
 from edge.speech.audio import chunk_samples, read_wav
-from edge.speech.settings import WakeConfig
-from edge.speech.wake import MicroWakeDetector, PocketSphinxWakeDetector, WakeDetector, wake_from_config
+from edge.speech.wake.engines import (
+    MicroWakeDetector,
+    PocketSphinxWakeDetector,
+    WakeDetector,
+    wake_from_config,
+)
+from edge.speech.wake.settings import WakeConfig
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -191,7 +196,7 @@ def test_the_latest_score_and_its_threshold_are_exposed(jarvis_and_alexa: MicroW
 def test_shared_features_give_the_librarys_own_probabilities() -> None:
     from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures, Model
 
-    from edge.speech.wake_models import SharedFeatureModels
+    from edge.speech.wake.models import SharedFeatureModels
 
     library = [MicroWakeWord.from_builtin(Model[name]) for name in ("HEY_JARVIS", "ALEXA")]
     shared = SharedFeatureModels(

@@ -15,9 +15,9 @@ from edge.commands.replay import describe
 from edge.config import Config
 from edge.errors import UsageError
 from edge.events import Event
+from edge.integrations.extras import Extras, requested_web
 from edge.runtime.assembly import build_runtime
 from edge.runtime.daemon import Daemon
-from edge.runtime.extras import Extras, requested_web
 from edge.runtime.status import StatusWriter, default_status_path
 from edge.speech.audio import (
     SAMPLE_RATE_HZ,

@@ -79,7 +79,7 @@ def check_phrase(phrase: str) -> str:
 
 
 def _recordings(directory: Path | None) -> list[np.ndarray]:
-    from edge.speech.wake_training import load_recordings
+    from edge.speech.wake.training import load_recordings
 
     if directory is None:
         return []
@@ -93,7 +93,7 @@ def _recordings(directory: Path | None) -> list[np.ndarray]:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train, write the model atomically, print what was made and how to use it."""
-    from edge.speech.wake_training import TINY_SETTINGS, TrainSettings, train_wake_word, with_seed
+    from edge.speech.wake.training import TINY_SETTINGS, TrainSettings, train_wake_word, with_seed
 
     phrase = check_phrase(args.phrase)
     recordings = _recordings(args.recordings)
@@ -155,8 +155,8 @@ def negative_stream_source() -> Callable[..., Iterator[np.ndarray]]:
 
 def run_test(args: argparse.Namespace) -> int:
     """Print the miss rate on held-back voices and false wakes per hour, with and without Whisper's check."""
-    from edge.speech.custom_wake import CustomWakeDetector
-    from edge.speech.wake_evaluation import detects, false_wakes, held_back_positives, pad
+    from edge.speech.wake.custom import CustomWakeDetector
+    from edge.speech.wake.evaluation import detects, false_wakes, held_back_positives, pad
 
     if args.clips < 1 or args.hours <= 0:
         raise UsageError("edge wake test: --clips must be >= 1 and --hours > 0")

@@ -17,10 +17,10 @@ from edge.devices.bank import DeviceBank, make_pin_factory
 from edge.events import Event
 from edge.runtime.feedback import Feedback
 from edge.runtime.pipeline import Pipeline
-from edge.speech.asr import recognizer_from_config
+from edge.speech.asr.recognizers import recognizer_from_config
 from edge.speech.endpoint import Endpointer
 from edge.speech.noise import SpeexCleaner
-from edge.speech.wake import wake_from_config
+from edge.speech.wake.engines import wake_from_config
 from edge.understanding.handler import Understanding
 from edge.understanding.vocabulary import load_vocabulary
 
@@ -105,7 +105,7 @@ class Runtime:
 
 def _share_whisper(wake: object, recognizer: object) -> None:
     """Let a custom wake word's Whisper check use the command recognizer's model rather than a second copy."""
-    from edge.speech.whisper import WhisperRecognizer
+    from edge.speech.asr.whisper import WhisperRecognizer
 
     verifier = getattr(wake, "verifier", None)
     if (

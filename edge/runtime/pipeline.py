@@ -21,7 +21,7 @@ from typing import Protocol
 
 from edge.events import Detection, Event, StageError, Timeout, Transcript
 from edge.speech.audio import AudioChunk
-from edge.speech.wake import WakeDetector
+from edge.speech.wake.engines import WakeDetector
 
 log = logging.getLogger(__name__)
 

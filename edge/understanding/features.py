@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.config import DeviceConfig
+from edge.devices.settings import DeviceConfig
 from edge.understanding.numbers import parse_number
 
 # Bump when the features below change in any way: models trained with another version are refused.

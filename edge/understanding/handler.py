@@ -8,11 +8,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from edge.config import Config, DeviceConfig
-from edge.devices.actions import Plan, align_intent, execute, plan_action
 from edge.devices.bank import DeviceBank
+from edge.devices.settings import DeviceConfig
 from edge.events import ActionResult, Event, Intent, NotUnderstood
+from edge.understanding.actions import Plan, align_intent, execute, plan_action
 from edge.understanding.features import tokens
+from edge.understanding.settings import UnderstandingSettings
 from edge.understanding.slots import SlotParser, Slots
 from edge.understanding.unsupported import NOT_A_COMMAND, cue_label, reason_for
 from edge.understanding.vocabulary import INTENTS
@@ -74,7 +75,7 @@ class Understanding:
         self._clock = clock
 
     @classmethod
-    def from_config(cls, config: Config, bank: DeviceBank) -> Understanding:
+    def from_config(cls, config: UnderstandingSettings, bank: DeviceBank) -> Understanding:
         """Load the intent model the config names (lazily imports the interpreter)."""
         from edge.understanding.intent import load_classifier
 

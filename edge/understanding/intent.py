@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from edge.config import DeviceConfig, IntentConfig
+from edge.devices.settings import DeviceConfig
 from edge.errors import BackendMissingError, ModelError
 from edge.tflite_model import MLPWeights, read_tflite
 from edge.understanding.features import FEATURE_VERSION, FeatureSettings, Lexicon, featurize, normalize
+from edge.understanding.settings import IntentConfig
 from edge.understanding.unsupported import UNSUPPORTED
 from edge.understanding.vocabulary import INTENTS
 

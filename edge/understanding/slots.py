@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from edge.config import DeviceConfig
+from edge.devices.settings import DeviceConfig
 from edge.understanding.features import tokens
 from edge.understanding.numbers import parse_number
 from edge.understanding.targets import TargetFinder

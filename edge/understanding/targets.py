@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from edge.config import DeviceConfig
+from edge.devices.settings import DeviceConfig
 
 LIGHT_WORDS = frozenset({"light", "lights", "lamp", "lamps", "lighting", "bulb", "bulbs"})
 FAN_WORDS = frozenset({"fan", "fans"})

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from edge.mlp import gradients
 from edge.tflite_model import MLPWeights, write_tflite
 from edge.understanding.features import FeatureSettings, Lexicon, featurize_many
 from edge.understanding.vocabulary import INTENTS, Vocabulary
@@ -152,7 +153,7 @@ def _fit(
         order = rng.permutation(len(y))
         for start in range(0, len(y), batch):
             rows = order[start : start + batch]
-            grads = _gradients(params, x[rows], y[rows], class_weight)
+            grads = gradients(params, x[rows], y[rows], class_weight)
             step += 1
             for i, grad in enumerate(grads):
                 grad = grad + decay * params[i]
@@ -163,24 +164,6 @@ def _fit(
                     np.float32
                 )
     return MLPWeights(params[0].T.copy(), params[1], params[2].T.copy(), params[3])
-
-
-def _gradients(
-    params: list[np.ndarray], x: np.ndarray, y: np.ndarray, class_weight: np.ndarray
-) -> list[np.ndarray]:
-    w1, b1, w2, b2 = params
-    pre = x @ w1 + b1
-    hidden = np.maximum(pre, 0.0)
-    logits = hidden @ w2 + b2
-    logits -= logits.max(axis=1, keepdims=True)
-    probs = np.exp(logits)
-    probs /= probs.sum(axis=1, keepdims=True)
-    sample_weight = class_weight[y] / class_weight[y].sum()
-    d_logits = probs
-    d_logits[np.arange(len(y)), y] -= 1.0
-    d_logits *= sample_weight[:, None]
-    d_hidden = (d_logits @ w2.T) * (pre > 0)
-    return [x.T @ d_hidden, d_hidden.sum(axis=0), hidden.T @ d_logits, d_logits.sum(axis=0)]
 
 
 def predict(

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from edge.config import DeviceConfig
+from edge.devices.settings import DeviceConfig
 from edge.errors import ConfigError
 from edge.understanding.numbers import spoken
 from edge.understanding.templates import (

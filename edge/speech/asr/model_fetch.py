@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, TextIO
 
 from edge.errors import ModelError
-from edge.speech.settings import DEFAULT_VOSK_MODEL_DIRS
+from edge.speech.asr.settings import DEFAULT_VOSK_MODEL_DIRS
 
 log = logging.getLogger(__name__)
 

@@ -22,11 +22,10 @@ import numpy as np
 
 from edge.errors import UsageError
 from edge.speech.audio import SAMPLE_RATE_HZ, read_wav
-from edge.speech.custom_wake import MANIFEST_KIND
-from edge.speech.embedding_int8 import ranges_digest
-from edge.speech.wake_features import EMBEDDING_SIZE, HOP_SAMPLES, EmbeddingStream, feature_models_version
-from edge.speech.wake_head import fit_head
-from edge.speech.wake_synthesis import (
+from edge.speech.wake.features import HOP_SAMPLES, EmbeddingStream, feature_models_version
+from edge.speech.wake.head import fit_head
+from edge.speech.wake.head_file import EMBEDDING_SIZE, MANIFEST_KIND, ranges_digest
+from edge.speech.wake.synthesis import (
     Utterance,
     Voice,
     everyday_sentences,

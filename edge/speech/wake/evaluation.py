@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.speech.audio import SAMPLE_RATE_HZ, chunk_samples
-from edge.speech.wake import WakeDetector
-from edge.speech.wake_synthesis import Utterance, installed_voices, noise, synthesize, vary
+from edge.speech.wake.engines import WakeDetector
+from edge.speech.wake.synthesis import Utterance, installed_voices, noise, synthesize, vary
 
 log = logging.getLogger(__name__)
 

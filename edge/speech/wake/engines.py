@@ -19,10 +19,10 @@ import numpy as np
 
 from edge.errors import BackendMissingError, ConfigError
 from edge.events import Detection
-from edge.speech.asr import find_vosk_model, load_vosk_model, pocketsphinx_decoder
+from edge.speech.asr.recognizers import find_vosk_model, load_vosk_model, pocketsphinx_decoder
 from edge.speech.audio import AudioChunk
-from edge.speech.settings import WakeConfig
-from edge.speech.wake_models import SharedFeatureModels
+from edge.speech.wake.models import SharedFeatureModels
+from edge.speech.wake.settings import WakeConfig
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def wake_from_config(config: WakeConfig, *, source: str = "config") -> WakeDetec
             f"{config.engine} listens for one phrase; only micro takes a list of phrases",
         )
     if config.engine == "custom" and config.model is not None:
-        from edge.speech.custom_wake import CustomWakeDetector
+        from edge.speech.wake.custom import CustomWakeDetector
 
         return CustomWakeDetector(
             config.model,

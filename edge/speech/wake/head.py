@@ -7,10 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from edge.tflite_model import MLPWeights
-
 # The intent model's MLP has the same graph; its backward pass serves both.
-from edge.understanding.training import _gradients as mlp_gradients
+from edge.mlp import gradients as mlp_gradients
+from edge.tflite_model import MLPWeights
 
 
 def fit_head(

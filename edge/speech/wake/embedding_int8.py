@@ -7,13 +7,13 @@ The ranges were measured once on this project's own synthetic speech and noise (
 are committed in ``models/wake_embedding_int8.json`` with the sha256 of the float model they belong to.
 
 Integer convolutions are exact, so the numbers still do not depend on how many hops a call computes: the
-stages of ``edge.speech.embedding_stages`` and the batches of training give the same embeddings. They are
+stages of ``edge.speech.wake.embedding_stages`` and the batches of training give the same embeddings. They are
 not the float network's numbers (about 7 % apart, relative L2, on speech), so a head trained on int8
 embeddings runs on int8 embeddings and one trained on float runs on float; openWakeWord's pretrained heads
 were trained on float. The last convolution stays float: quantizing it costs accuracy and saves nothing.
 
 Regenerate the ranges (only needed if pyopen-wakeword ships another embedding model; heads trained before
-must then be trained again): ``python -m edge.speech.embedding_int8``.
+must then be trained again): ``python -m edge.speech.wake.embedding_calibration``.
 """
 
 from __future__ import annotations
@@ -26,17 +26,8 @@ from typing import Any
 import numpy as np
 
 from edge.errors import ModelError
-from edge.resources import data_dir
-from edge.speech.embedding_stages import EMBEDDING_MEL_FRAMES, MELS_PER_HOP, SizedModel, cut_graph
+from edge.speech.wake.head_file import ranges_path
 from edge.tflite_model import schema
-
-RANGES_NAME = "wake_embedding_int8.json"
-CALIBRATION_WINDOW_FRAMES = EMBEDDING_MEL_FRAMES + MELS_PER_HOP * 63  # 64 embeddings per calibration call
-
-
-def ranges_path() -> Path:
-    """Where the committed int8 ranges live (the project's models folder)."""
-    return data_dir("models") / RANGES_NAME
 
 
 def load_ranges(path: Path | None = None) -> dict[str, Any]:
@@ -55,15 +46,6 @@ def load_ranges(path: Path | None = None) -> dict[str, Any]:
     return {**ranges, "convolutions": convolutions, "model_sha256": model_sha256}
 
 
-def ranges_digest(path: Path | None = None) -> str:
-    """sha256 of the ranges file: a head records it, so a head trained on other ranges is refused."""
-    path = path or ranges_path()
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as err:
-        raise ModelError(f"{path}: cannot read the int8 embedding ranges: {err.strerror or err}") from None
-
-
 def _activation(low: float, high: float) -> tuple[float, int]:
     """(scale, zero point) of an int8 tensor covering low..high (and 0, which must be exact)."""
     low, high = min(low, 0.0), max(high, 0.0)
@@ -71,7 +53,7 @@ def _activation(low: float, high: float) -> tuple[float, int]:
     return scale, int(np.clip(round(-128 - low / scale), -128, 127))
 
 
-def _convolutions(model: Any) -> list[int]:
+def conv_operators(model: Any) -> list[int]:
     s = schema()
     codes = [oc.builtinCode or oc.deprecatedBuiltinCode for oc in model.operatorCodes]
     graph = model.subgraphs[0]
@@ -85,12 +67,12 @@ def quantize_embedding(content: bytes, ranges: dict[str, Any], source: str) -> b
     if hashlib.sha256(content).hexdigest() != ranges["model_sha256"]:
         raise ModelError(
             f"{source}: the int8 ranges were measured on another embedding model (pyopen-wakeword "
-            "changed?); regenerate them with `python -m edge.speech.embedding_int8`"
+            "changed?); regenerate them with `python -m edge.speech.wake.embedding_calibration`"
         )
     s = schema()
     model = s.ModelT.InitFromObj(s.Model.GetRootAsModel(content, 0))
     graph = model.subgraphs[0]
-    convolutions = _convolutions(model)
+    convolutions = conv_operators(model)
     if len(convolutions) != len(ranges["convolutions"]) + 1:
         raise ModelError(f"{source}: {len(convolutions)} convolutions, the int8 ranges are for another model")
 
@@ -161,85 +143,3 @@ def quantize_embedding(content: bytes, ranges: dict[str, Any], source: str) -> b
     builder = flatbuffers.Builder(len(content))
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
-
-
-def calibrate(content: bytes, mels: np.ndarray) -> list[list[float]]:
-    """[in_lo, in_hi, out_lo, out_hi] of every convolution but the last, over float ``mels`` (frames x 32)."""
-    s = schema()
-    model = s.ModelT.InitFromObj(s.Model.GetRootAsModel(content, 0))
-    # One window shape for every call: one interpreter per prefix of the graph.
-    frames = CALIBRATION_WINDOW_FRAMES
-    windows = [
-        mels[start : start + frames]
-        for start in range(0, len(mels) - frames + 1, frames - EMBEDDING_MEL_FRAMES)
-    ]
-    rows = []
-    for index in _convolutions(model)[:-1]:
-        row = []
-        # The input of a convolution is the output of the operator before it (the first: the PAD).
-        for last in (max(index - 1, 0), index):
-            prefix = SizedModel(content=cut_graph(content, 0, last))
-            values = [prefix(w.reshape(1, frames, -1, 1).astype(np.float32)) for w in windows]
-            row += [min(float(v.min()) for v in values), max(float(v.max()) for v in values)]
-        rows.append([round(v, 5) for v in row])
-    return rows
-
-
-def _calibration_mels(seed: int = 0, sentences: int = 160) -> np.ndarray:
-    """Mels of this project's synthetic everyday speech, loud and quiet, over noise 0-40 dB below it."""
-    from edge.speech.wake_features import HOP_SAMPLES, MEL_SAMPLES, MelFrontend, feature_models_dir
-    from edge.speech.wake_synthesis import (
-        Utterance,
-        everyday_sentences,
-        installed_voices,
-        noise,
-        synthesize,
-        vary,
-    )
-
-    rng = np.random.default_rng(seed)
-    voices, _ = installed_voices()
-    utterances = [
-        Utterance(
-            text,
-            voices[int(rng.integers(len(voices)))],
-            float(rng.uniform(0.8, 1.6)),
-            float(rng.uniform(-4, 4)),
-        )
-        for text in everyday_sentences(rng, sentences)
-    ]
-    pause = np.zeros(8000, dtype=np.float32)
-    speech = np.concatenate(
-        [vary(rng, np.concatenate([pause, audio])) for audio in synthesize(utterances, workers=4)]
-    )
-    level = float(np.sqrt(np.mean(speech**2)))
-    # The noise level drifts from 0 to 40 dB under the speech, a few seconds at a time.
-    drift = np.repeat(10 ** (-rng.uniform(0, 40, len(speech) // 48000 + 1) / 20), 48000)[: len(speech)]
-    samples = (speech + noise(rng, len(speech)) * level * drift) * 32767
-    hops = (len(samples) - (MEL_SAMPLES - HOP_SAMPLES)) // HOP_SAMPLES
-    frontend = MelFrontend(feature_models_dir() / "melspectrogram.tflite")
-    return frontend(samples[: MEL_SAMPLES - HOP_SAMPLES + hops * HOP_SAMPLES]) / 10 + 2  # type: ignore[no-any-return]
-
-
-def main() -> None:
-    """Measure the ranges on synthetic speech and write them to models/ (a maintainer's step, ~30 s)."""
-    from edge.speech.wake_features import feature_models_dir, feature_models_version
-
-    path = feature_models_dir() / "embedding_model.tflite"
-    content = path.read_bytes()
-    mels = _calibration_mels()
-    ranges = {
-        "about": "int8 ranges of openWakeWord's embedding convolutions; see edge/speech/embedding_int8.py",
-        "model": f"pyopen-wakeword {feature_models_version()} embedding_model.tflite",
-        "model_sha256": hashlib.sha256(content).hexdigest(),
-        "calibration": f"{len(mels) / 100:.0f} s of edge's synthetic everyday speech over noise, seed 0",
-        "convolutions": calibrate(content, mels),
-    }
-    header = json.dumps({k: v for k, v in ranges.items() if k != "convolutions"}, indent=1)[:-2]
-    rows = ",\n".join(f"  {json.dumps(row)}" for row in ranges["convolutions"])
-    ranges_path().write_text(f'{header},\n "convolutions": [\n{rows}\n ]\n}}\n')
-    print(f"wrote {ranges_path()}")
-
-
-if __name__ == "__main__":
-    main()

@@ -5,7 +5,7 @@ Every 80 ms the feature models turn the last 775 ms of audio into one embedding;
 the head was trained for (a finished phrase scores high on four frames in a row; a stray frame is noise).
 Sensitivity 0.5 keeps the trained threshold; 0 and 1 move it by 2 in logit space, as for micro models.
 With ``verify`` (the default in the config), a head wake is only a candidate: Whisper must hear the phrase in
-the last seconds of audio (``edge.speech.wake_verify``) before it becomes a Detection.
+the last seconds of audio (``edge.speech.wake.verify``) before it becomes a Detection.
 
 The features are computed ``step_ms`` of audio at a time (640 ms by default, well under half the hop-by-hop
 CPU) and the embedding model rests in quiet rooms (``EmbeddingStream``). A wake can so come up to a step
@@ -18,54 +18,19 @@ from __future__ import annotations
 import logging
 from collections import deque
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from edge.errors import ModelError
 from edge.events import Detection
 from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk
-from edge.speech.embedding_int8 import ranges_digest
-from edge.speech.embedding_stages import PRECISIONS, Precision, SizedModel
-from edge.speech.wake_features import EMBEDDING_SIZE, HOP_SAMPLES, EmbeddingStream
-from edge.speech.wake_verify import VERIFY_SECONDS, PhraseVerifier, Verdict
-from edge.tflite_model import read_tflite
+from edge.speech.wake.embedding_graph import SizedModel
+from edge.speech.wake.features import HOP_SAMPLES, EmbeddingStream
+from edge.speech.wake.head_file import Precision, load_wake_head
+from edge.speech.wake.verify import VERIFY_SECONDS, PhraseVerifier, Verdict
 
 log = logging.getLogger(__name__)
 
-MANIFEST_KIND = "edge-wake-head"
 VERIFY_TAIL_HOPS = 2  # Whisper also hears up to 160 ms after the deciding frame, when a batch holds it
-
-
-def load_wake_head(path: Path, source: str | None = None) -> tuple[dict[str, Any], bytes]:
-    """(manifest, file bytes) of a custom wake model; ModelError naming the file if it is not one."""
-    where = source or str(path)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise ModelError(f"{where}: cannot read wake model: {err.strerror or err}") from None
-    try:
-        manifest, weights = read_tflite(data, where)
-    except ModelError as err:
-        raise ModelError(str(err).replace("`edge train`", "`edge wake train`")) from None
-    window = manifest.get("window_embeddings")
-    if manifest.get("kind") != MANIFEST_KIND or not isinstance(window, int):
-        raise ModelError(
-            f"{where}: not a custom wake model (an intent model?); make one with `edge wake train`"
-        )
-    if weights.w1.shape[1] != window * EMBEDDING_SIZE or weights.w2.shape[0] != 2:
-        raise ModelError(
-            f"{where}: wake model shape does not match its manifest; retrain with `edge wake train`"
-        )
-    # Heads from before int8 embeddings say nothing and run on float ones, as they were trained.
-    precision = manifest.setdefault("embedding_precision", "float")
-    if precision not in PRECISIONS:
-        raise ModelError(f"{where}: embedding_precision {precision!r} is not one of {', '.join(PRECISIONS)}")
-    if precision == "int8" and manifest.get("embedding_int8_ranges_sha256") != ranges_digest():
-        raise ModelError(
-            f"{where}: trained on other int8 embeddings than this edge computes; retrain with `edge wake train`"
-        )
-    return manifest, data
 
 
 def shift_logit(probability: float, shift: float) -> float:

@@ -24,7 +24,7 @@ import numpy as np
 from edge.errors import ModelError
 
 if TYPE_CHECKING:
-    from edge.speech.whisper import WhisperRecognizer
+    from edge.speech.asr.whisper import WhisperRecognizer
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class PhraseVerifier:
     """Whisper tiny.en on one thread, asked whether the phrase was just said."""
 
     def __init__(self, phrase: str, model_dir: Path | None = None) -> None:
-        from edge.speech.whisper import find_whisper_model
+        from edge.speech.asr.settings import find_whisper_model
 
         found = find_whisper_model(model_dir)
         if found is None:
@@ -132,7 +132,7 @@ class PhraseVerifier:
 
     def share_model_of(self, recognizer: WhisperRecognizer) -> bool:
         """Decode with the command recognizer's loaded model when it is the same one; True if shared."""
-        from edge.speech.whisper import WhisperRecognizer
+        from edge.speech.asr.whisper import WhisperRecognizer
 
         if recognizer.model_dir.resolve() != self.model_dir.resolve():
             return False
@@ -145,7 +145,7 @@ class PhraseVerifier:
 
     def _whisper(self) -> WhisperRecognizer:
         if self._recognizer is None:
-            from edge.speech.whisper import WhisperRecognizer
+            from edge.speech.asr.whisper import WhisperRecognizer
 
             # One thread: it runs on the audio thread's time between chunks, beside nothing else.
             self._recognizer = WhisperRecognizer(self.model_dir, threads=1)
