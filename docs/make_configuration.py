@@ -123,6 +123,16 @@ DESCRIPTIONS: dict[str, str] = {
     "mqtt.base_topic": "Where this edge publishes its states and events.",
     "mqtt.discovery_prefix": "Home Assistant's discovery prefix.",
     "mqtt.keepalive_s": "MQTT keepalive.",
+    "wyoming": "The Wyoming server for Home Assistant's Assist; absent: off.",
+    "wyoming.listen": "HOST:PORT; anything but loopback lets other machines connect.",
+    "wyoming.name": "How the device is called in Home Assistant.",
+    "wyoming.satellite": "Hand what edge cannot do to Home Assistant's pipeline, and speak its answers.",
+    "wyoming.wake_service": "Offer edge's wake words to Home Assistant's own pipelines.",
+    "wyoming.asr_service": "Offer edge's Whisper speech-to-text to them.",
+    "wyoming.zeroconf": "Announce `_wyoming._tcp` on the local network (only when not on loopback).",
+    "wyoming.area": "The area Home Assistant suggests for the satellite.",
+    "wyoming.max_connections": "Connections served at once; more are refused.",
+    "wyoming.handover_timeout_s": "How long Home Assistant has to answer a handed-over request.",
 }
 
 
