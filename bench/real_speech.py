@@ -172,6 +172,9 @@ def outcome(trial: Trial, engine: str, result: str, events: list[Event], start_m
         "result": result,
         "woke": bool(woke),
         "heard": [t.text for t in texts],
+        # How sure Whisper was of each transcript (None for other recognizers): the refusal's inputs.
+        "word_probability": [t.word_probability for t in texts],
+        "avg_logprob": [t.avg_logprob for t in texts],
         "intents": intents,
         # Audio time from the end of the command's speech to the transcript: the endpointer's delay.
         "endpoint_after_speech_ms": delay,

@@ -106,6 +106,11 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"latency end of speech -> GPIO ms: {latency['end_of_speech_to_gpio_ms']} split {latency['split_ms']}"
         )
+        for row in latency.get("simulated_slow_cpu", {}).get("rows", []):
+            lines.append(
+                f"latency with decodes x{row['decode_cost_x']}: {row['end_of_speech_to_gpio_ms']} ms, "
+                f"decode {row['mean_decode_ms']} ms, pipeline behind by up to {row['max_backlog_ms']} ms"
+            )
     for config in results.get("daemon", {}).get("configurations", []):
         lines.append(
             f"daemon wake={config['wake_engine']} asr={config['asr_engine']}: cold start "

@@ -37,13 +37,20 @@ class Detection(Event):
 
 @dataclass(frozen=True)
 class Transcript(Event):
-    """The command recognizer produced text; ``endpoint`` says why the command ended."""
+    """The command recognizer produced text; ``endpoint`` says why the command ended.
+
+    Whisper also says how sure it was: ``avg_logprob`` of its tokens, ``word_probability`` of its least sure
+    word (0..1) and ``no_speech_prob``; None for recognizers that do not report them.
+    """
 
     text: str
     engine: str
     endpoint: str
     endpoint_ms: float = 0.0
     latency_ms: float = 0.0
+    avg_logprob: float | None = None
+    word_probability: float | None = None
+    no_speech_prob: float | None = None
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,12 @@ def test_latency_is_split_by_stage(results: dict[str, Any]) -> None:
     assert set(latency["split_ms"]) == {"endpointing", "recognition", "intent", "action"}
     for stage in latency["split_ms"].values():
         assert 0 <= stage["p50"] <= stage["p90"]
+    # The slow-CPU model: the same decodes, each costlier, so each slowdown is later than the one before.
+    rows = latency["simulated_slow_cpu"]["rows"]
+    assert [row["decode_cost_x"] for row in rows] == [1, 5, 15]
+    p50s = [row["end_of_speech_to_gpio_ms"]["p50"] for row in rows]
+    assert 0 < p50s[0] < p50s[1] < p50s[2]
+    assert latency["simulated_slow_cpu"]["decodes"] > 0
 
 
 def test_intent_accuracy_and_speed(results: dict[str, Any]) -> None:

@@ -35,7 +35,11 @@ NEGATIVES = [clip for clip in MANIFEST if clip["intent"] is None]
 # pauses, +-12 dB, reverb, fifteen voices) the shipped config (Whisper tiny.en) got 27 of 42 (worktree at 01:45;
 # PocketSphinx grammar 20 of 42). Whisper misses the most robotic voices; this floor catches a regression without
 # pretending the pipeline is better than it is. Accuracy on real people is tests/test_real_speech.py's.
-MIN_COMMAND_ACCURACY = 0.6
+# Since asr.min_certainty (bench/transcript_certainty.py), Whisper's unsure guesses at the robotic voices
+# ("journey on the bedroom light", "set of ends deemed to high", "turn off the pan") are answered "sorry, I
+# didn't catch that" instead of acted on: 23 of 42 right (29 with the check off), and no clip switches a device
+# it did not ask for.
+MIN_COMMAND_ACCURACY = 0.5
 
 
 def _config() -> Config:
@@ -95,14 +99,20 @@ def pins_as_expected(levels: dict[str, dict[str, Any]], expected: dict[str, dict
 
 
 def test_command_clips_set_the_expected_pins(runtime: Runtime, factory: MockFactory) -> None:
-    wrong = []
+    missed, switched_wrongly = [], []
     for clip in POSITIVES:
         events = replay_clip(runtime, clip["file"])
         woke = any(isinstance(event, Detection) for event in events)
-        if not woke or not pins_as_expected(pin_levels(runtime, factory), clip["devices"]):
-            wrong.append(Path(clip["file"]).name)
-    accuracy = 1 - len(wrong) / len(POSITIVES)
-    assert accuracy >= MIN_COMMAND_ACCURACY, f"accuracy {accuracy:.2f}; wrong: {wrong}"
+        levels = pin_levels(runtime, factory)
+        if not woke or not pins_as_expected(levels, clip["devices"]):
+            missed.append(Path(clip["file"]).name)
+        # Every clip starts with everything off: a device on that the clip does not turn on is a wrong action.
+        expected_on = {name for name, state in clip["devices"].items() if state["on"]}
+        if {name for name, state in levels.items() if state["on"]} - expected_on:
+            switched_wrongly.append(Path(clip["file"]).name)
+    accuracy = 1 - len(missed) / len(POSITIVES)
+    assert accuracy >= MIN_COMMAND_ACCURACY, f"accuracy {accuracy:.2f}; missed: {missed}"
+    assert not switched_wrongly
 
 
 @pytest.mark.parametrize("clip", NEGATIVES, ids=[Path(c["file"]).stem for c in NEGATIVES])

@@ -162,7 +162,6 @@ def test_partial_decodes_at_most_every_step_and_finish_reuses_it(whisper: Whispe
     assert whisper.finish() == words
     assert whisper.partial() == ""  # finish() starts afresh
     assert whisper.last_decode_ms > 0
-    assert whisper.partial_step_ms == max(300, 2 * whisper.last_decode_ms)
 
 
 def test_auto_prefers_whisper_when_its_model_is_installed() -> None:

@@ -122,7 +122,7 @@ def _parse_board(path: Path) -> BoardProfile:
                 sample_rate_hz=audio.get("sample_rate_hz"),
                 channels=int(audio.get("channels", 1)),
                 chunk_ms=int(audio.get("chunk_ms", 20)),
-                queue_chunks=int(audio.get("queue_chunks", 50)),
+                queue_chunks=int(audio.get("queue_chunks", 750)),
             ),
             source=path,
         )

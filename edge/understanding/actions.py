@@ -7,19 +7,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from edge.devices.bank import Device, DeviceBank
-from edge.understanding.slots import Slots, intent_kind
+from edge.understanding.slots import Slots, align_intent
+
+__all__ = ["Outcome", "Plan", "align_intent", "execute", "plan_action"]
 
 log = logging.getLogger(__name__)
 
-# The same action on the other kind of device: "turn on the fan" classified as light_on still means on.
-_COUNTERPART = {
-    "light_on": "fan_on",
-    "light_off": "fan_off",
-    "light_brighter": "fan_faster",
-    "light_dimmer": "fan_slower",
-    "light_set_brightness": "fan_set_speed",
-}
-_COUNTERPART.update({fan: light for light, fan in list(_COUNTERPART.items())})
 _DIM_FLOOR_PERCENT = 5  # dimming stops here rather than switching the light off
 
 
@@ -61,14 +54,6 @@ class Outcome:
 
     description: str
     state: dict[str, Any] = field(default_factory=dict)
-
-
-def align_intent(intent: str, device_kind: str) -> str:
-    """Return the intent for ``device_kind``: light_on on a fan becomes fan_on."""
-    kind = intent_kind(intent)
-    if kind and kind != device_kind:
-        return _COUNTERPART[intent]
-    return intent
 
 
 def plan_action(intent: str, slots: Slots, bank: DeviceBank) -> Plan:

@@ -8,7 +8,6 @@ heard as ``dinner``) close to the right one.
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -18,6 +17,7 @@ import numpy as np
 
 from edge.devices.settings import DeviceConfig
 from edge.understanding.numbers import parse_number
+from edge.understanding.utterance import tokens
 
 # Bump when the features below change in any way: models trained with another version are refused.
 FEATURE_VERSION = 2
@@ -34,7 +34,6 @@ _PLACE_LIST = (
 )
 _PLACES = tuple(place.strip() for place in _PLACE_LIST.split(","))
 _DOORS = ("front door", "back door", "garage door", "side door")
-_WORD = re.compile(r"[a-z0-9']+")
 
 
 @dataclass(frozen=True)
@@ -87,15 +86,14 @@ class Lexicon:
         return cls(phrases)
 
 
-def tokens(text: str) -> list[str]:
-    """Lower-case words as a recognizer writes them; ``50%`` becomes ``50 percent``."""
-    spaced = text.lower().replace("-", " ").replace("%", " percent ")
-    return [word for word in (w.strip("'") for w in _WORD.findall(spaced)) if word]
-
-
 def normalize(text: str, lexicon: Lexicon) -> list[str]:
     """Tokens with configured names, rooms, levels and numbers replaced by placeholders."""
-    words = tokens(text)
+    return normalize_words(tokens(text), lexicon)
+
+
+def normalize_words(words: Sequence[str], lexicon: Lexicon) -> list[str]:
+    """``normalize`` of words already tokenised (an Utterance's)."""
+    words = list(words)
     longest = max((len(p) for p in lexicon.phrases), default=0)
     result: list[str] = []
     i = 0

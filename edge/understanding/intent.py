@@ -17,9 +17,10 @@ import numpy as np
 from edge.devices.settings import DeviceConfig
 from edge.errors import BackendMissingError, ModelError
 from edge.tflite_model import MLPWeights, read_tflite
-from edge.understanding.features import FEATURE_VERSION, FeatureSettings, Lexicon, featurize, normalize
+from edge.understanding.features import FEATURE_VERSION, FeatureSettings, Lexicon, featurize, normalize_words
 from edge.understanding.settings import IntentConfig
 from edge.understanding.unsupported import UNSUPPORTED
+from edge.understanding.utterance import Utterance, as_utterance
 from edge.understanding.vocabulary import INTENTS
 
 log = logging.getLogger(__name__)
@@ -87,24 +88,24 @@ class LiteRTIntentClassifier:
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
 
-    def features(self, text: str) -> np.ndarray:
-        """The model's input row for ``text``."""
-        return featurize(normalize(text, self.lexicon), self.settings)
+    def features(self, text: str | Utterance) -> np.ndarray:
+        """The model's input row for ``text`` (an Utterance's words are used as they are)."""
+        return featurize(normalize_words(as_utterance(text).words, self.lexicon), self.settings)
 
-    def probabilities(self, text: str) -> np.ndarray:
+    def probabilities(self, text: str | Utterance) -> np.ndarray:
         """Probability per label, from the interpreter."""
         self._interpreter.set_tensor(self._input, self.features(text)[None, :])
         self._interpreter.invoke()
         return np.array(self._interpreter.get_tensor(self._output)[0], dtype=np.float32)
 
-    def classify(self, text: str) -> tuple[str, float]:
+    def classify(self, text: str | Utterance) -> tuple[str, float]:
         """Return (intent, confidence); ``none`` when out of scope or below the threshold."""
         label, confidence = self.classify_label(text)
         return (label if label in INTENTS else "none"), confidence
 
-    def classify_label(self, text: str) -> tuple[str, float]:
+    def classify_label(self, text: str | Utterance) -> tuple[str, float]:
         """Like ``classify``, but an unsupported request keeps its internal label (``unsupported_colour``)."""
-        if not text.strip():
+        if not as_utterance(text).words:
             return "none", 0.0
         probs = self.probabilities(text)
         best = int(probs.argmax())

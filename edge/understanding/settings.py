@@ -23,6 +23,16 @@ class IntentConfig:
     default_devices: Mapping[str, str]  # kind -> device name
 
 
+class TranscriptTrust(Protocol):
+    """How sure the recognizer must be before a command is acted on (the ``asr`` section has it)."""
+
+    @property
+    def min_certainty(self) -> float: ...
+
+    @property
+    def min_avg_logprob(self) -> float: ...
+
+
 class UnderstandingSettings(Protocol):
     """What understanding needs of the whole config (``edge.config.Config`` has it)."""
 
@@ -31,6 +41,9 @@ class UnderstandingSettings(Protocol):
 
     @property
     def intent(self) -> IntentConfig: ...
+
+    @property
+    def asr(self) -> TranscriptTrust: ...
 
 
 def read_intent(section: Section, base_dir: Path, devices: tuple[DeviceConfig, ...]) -> IntentConfig:

@@ -7,7 +7,7 @@ that asks a light for a colour or an effect, or names a plug, a cover or a lock,
 
 from __future__ import annotations
 
-from edge.understanding.features import tokens
+from edge.understanding.utterance import Utterance, as_utterance
 
 # Internal label -> what edge says. The order is the model's label order after the public intents.
 REASONS: dict[str, str] = {
@@ -114,10 +114,11 @@ def reason_for(label: str) -> str | None:
     return REASONS.get(label)
 
 
-def cue_label(text: str) -> str | None:
+def cue_label(text: str | Utterance) -> str | None:
     """The unsupported label a cue word in ``text`` demands, or None when there is none."""
-    words = tokens(text)
-    cues = _CUES if _KIND_WORDS & set(words) else {**_CUES, **_OBJECT_CUES}
+    utterance = as_utterance(text)
+    words = utterance.words
+    cues = _CUES if _KIND_WORDS & utterance.word_set else {**_CUES, **_OBJECT_CUES}
     for i, word in enumerate(words):
         if i + 1 < len(words) and words[i + 1] in _KIND_WORDS:
             continue

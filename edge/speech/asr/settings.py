@@ -14,6 +14,8 @@ from edge.yamlfields import Section, optional_dir
 
 ASR_ENGINES: tuple[str, ...] = ("auto", "whisper", "vosk", "pocketsphinx")
 ASR_MODES: tuple[str, ...] = ("grammar", "free")
+MIN_CERTAINTY = 0.2  # 0 turns the word check off
+MIN_AVG_LOGPROB = -1.0  # Whisper's own bar for a failed decode; -10 turns the check off
 DEFAULT_VOSK_MODEL_DIRS = (
     Path.home() / ".local/share/edge/models/vosk-small-en",
     Path("/var/lib/edge/models/vosk-small-en"),
@@ -34,6 +36,12 @@ class AsrConfig:
     mode: Literal["grammar", "free"]  # Whisper is always free-form; the intent classifier refuses the rest
     vosk_model: Path | None  # an unpacked Vosk model directory; None: the default locations
     whisper_model: Path | None = None  # a CTranslate2 Whisper model directory; None: the default locations
+    # Whisper only: a switching command is answered "sorry, I didn't catch that" instead of acted on when its
+    # least sure word's probability times the intent classifier's confidence is below min_certainty, or its
+    # tokens average a lower log-probability than min_avg_logprob. Chosen on real speech with
+    # `python -m bench.transcript_certainty` (wrong actions first, then refusals of real commands).
+    min_certainty: float = MIN_CERTAINTY
+    min_avg_logprob: float = MIN_AVG_LOGPROB
 
 
 def read_asr(section: Section, base_dir: Path) -> AsrConfig:
@@ -43,6 +51,8 @@ def read_asr(section: Section, base_dir: Path) -> AsrConfig:
         mode=section.string("mode", "grammar", choices=ASR_MODES),
         vosk_model=optional_dir(section, "vosk_model", base_dir),
         whisper_model=optional_dir(section, "whisper_model", base_dir, "whisper-tiny-en"),
+        min_certainty=section.number("min_certainty", MIN_CERTAINTY, low=0.0, high=0.9),
+        min_avg_logprob=section.number("min_avg_logprob", MIN_AVG_LOGPROB, low=-10.0, high=-0.1),
     )
     section.finish()
     return asr

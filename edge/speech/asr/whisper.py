@@ -13,7 +13,8 @@ import functools
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,9 @@ HOP_SAMPLES = 160
 N_MELS = 80
 PAD_MS = 1000  # silence after the command: too little and the decoder repeats itself
 MIN_WINDOW_MS = 3000  # shorter windows hallucinate on one-word commands ("stop stop stop")
-PARTIAL_STEP_MS = 300  # partial() decodes again only after this much new audio (or twice a decode's time)
+# partial() decodes again only after this much new audio. Audio time only, never the decode's own time: what
+# edge hears must not depend on how fast the board decodes (a slow board is later, not different).
+PARTIAL_STEP_MS = 300
 NO_SPEECH_PROBABILITY = 0.6  # above this Whisper itself says nothing was said
 # More than half the words unknown to every command template: a request edge has no words for (a coffee
 # order), not a command with a name or a "please" in it. Set a priori, then checked on eval's text set.
@@ -112,6 +115,59 @@ def decode_tokens(vocabulary: list[str], ids: list[int]) -> str:
     return bytes(table[char] for char in pieces if char in table).decode("utf-8", "replace")
 
 
+@dataclass(frozen=True)
+class Certainty:
+    """How sure Whisper was of what it wrote: mean token log-probability, its least sure word, no speech."""
+
+    avg_logprob: float  # mean natural-log probability of the tokens, end of text included
+    min_word_logprob: float  # the least likely word (its tokens' log-probabilities summed); 0.0 for none
+    no_speech_prob: float
+
+    @property
+    def word_probability(self) -> float:
+        """The least sure word's probability, 0..1 (times the intent's confidence: ``asr.min_certainty``)."""
+        return float(np.exp(self.min_word_logprob))
+
+
+def token_logprobs(logits: Sequence[Any], ids: Sequence[int]) -> list[float]:
+    """Log-probability of each chosen token (and of the end of text after them) from the decoder's logits."""
+    chosen = [*ids, END_OF_TEXT]
+    result: list[float] = []
+    for step, row in enumerate(logits[: len(chosen)]):
+        values = np.asarray(row, dtype=np.float64).reshape(-1)
+        top = values.max()
+        result.append(float(values[chosen[step]] - top - np.log(np.exp(values - top).sum())))
+    return result
+
+
+def certainty(
+    vocabulary: list[str],
+    ids: Sequence[int],
+    logprobs: Sequence[float],
+    no_speech_prob: float,
+    skip: str = "",
+) -> Certainty:
+    """Summarise token log-probabilities; words of ``skip`` at the start (the wake phrase) are left out."""
+    words: list[tuple[str, float]] = []
+    for token, logprob in zip(ids, logprobs, strict=False):
+        if token >= END_OF_TEXT:
+            continue
+        piece = decode_tokens(vocabulary, [token])
+        word = _PUNCTUATION.sub("", piece).strip().lower()
+        if not word:
+            continue  # punctuation says nothing about which command was said
+        if piece.startswith(" ") or not words:
+            words.append((word, logprob))
+        else:
+            words[-1] = (words[-1][0] + word, words[-1][1] + logprob)
+    lead = skip.split()
+    while words and lead and words[0][0] in lead:
+        words.pop(0)
+    average = float(np.mean(logprobs)) if logprobs else 0.0
+    least = min((logprob for _word, logprob in words), default=0.0)
+    return Certainty(average, least, float(no_speech_prob))
+
+
 def drop_repeats(words: list[str]) -> list[str]:
     """Cut a decoder loop: a tail that only repeats the words just before it.
 
@@ -163,6 +219,7 @@ class WhisperRecognizer:
         lead_in: str = "",
         known_words: frozenset[str] = frozenset(),
         shared_model: Any = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         try:
             import ctranslate2
@@ -190,14 +247,11 @@ class WhisperRecognizer:
         self._pcm = bytearray()
         self._partial = ""
         self._partial_bytes = 0  # how much audio the cached partial text covers
+        # Measures decodes for logs and benchmarks only; a test may set a slower one (a slow-board model).
+        self.clock = clock
         self.last_decode_ms = 0.0
-
-    @property
-    def partial_step_ms(self) -> float:
-        """New audio that partial() waits for before decoding again."""
-        # On a slow board (a Pi 4 decodes in ~0.5 s) a fixed step would keep the pipeline thread decoding
-        # all through a pause and let the capture queue overflow; this keeps decoding under half the time.
-        return max(PARTIAL_STEP_MS, 2 * self.last_decode_ms)
+        self.decodes = 0  # decodes since the recognizer was built: the work a command cost
+        self.last_certainty: Certainty | None = None  # of the last decode: the text finish() returns
 
     def start(self) -> None:
         """Begin a new command."""
@@ -208,8 +262,8 @@ class WhisperRecognizer:
         self._pcm += chunk.pcm
 
     def partial(self) -> str:
-        """The words so far: decodes again only after partial_step_ms of new audio, else the cached text."""
-        step_bytes = int(self.partial_step_ms * SAMPLE_RATE_HZ / 1000) * 2
+        """The words so far: decodes again only after PARTIAL_STEP_MS of new audio, else the cached text."""
+        step_bytes = PARTIAL_STEP_MS * SAMPLE_RATE_HZ // 1000 * 2
         if self._pcm and len(self._pcm) - self._partial_bytes >= step_bytes:
             self._partial = self.transcribe(bytes(self._pcm))
             self._partial_bytes = len(self._pcm)
@@ -236,7 +290,7 @@ class WhisperRecognizer:
         ``previous`` is token ids of text Whisper takes as said just before, which steers its spelling (the
         wake verifier passes the wake phrase so a name comes out spelled as the user spelled it).
         """
-        began = time.perf_counter()
+        began = self.clock()
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
         window = max(len(samples) + PAD_MS * SAMPLE_RATE_HZ // 1000, MIN_WINDOW_MS * SAMPLE_RATE_HZ // 1000)
         features = log_mel(np.pad(samples, (0, window - len(samples))))
@@ -248,18 +302,25 @@ class WhisperRecognizer:
             max_length=len(previous) + int(10 + 6 * len(samples) / SAMPLE_RATE_HZ),
             repetition_penalty=1.1,
             return_no_speech_prob=True,
+            return_logits_vocab=True,
         )[0]
-        self.last_decode_ms = (time.perf_counter() - began) * 1000
-        raw = decode_tokens(self._vocabulary, result.sequences_ids[0])
+        ids = result.sequences_ids[0]
+        logprobs = token_logprobs(result.logits[0], ids)
+        self.last_certainty = certainty(self._vocabulary, ids, logprobs, result.no_speech_prob, self.lead_in)
+        self.last_decode_ms = (self.clock() - began) * 1000
+        self.decodes += 1
+        raw = decode_tokens(self._vocabulary, ids)
         text = "" if result.no_speech_prob > NO_SPEECH_PROBABILITY else command_text(raw, self.lead_in)
         if self.known_words and unknown_fraction(text, self.known_words) > MAX_UNKNOWN_FRACTION:
             log.info("asr: heard %r, mostly words no command uses: not a command", text)
             text = ""
         log.debug(
-            "asr: whisper %r -> %r (no speech %.2f) %.0f ms",
+            "asr: whisper %r -> %r (no speech %.2f, avg logprob %.2f, least word p %.2f) %.0f ms",
             raw,
             text,
             result.no_speech_prob,
+            self.last_certainty.avg_logprob,
+            self.last_certainty.word_probability,
             self.last_decode_ms,
         )
         return text
