@@ -86,6 +86,9 @@ DESCRIPTIONS: dict[str, str] = {
     "asr.mode": "Vosk and PocketSphinx: `grammar` (only command words) or `free`; Whisper is always free.",
     "asr.vosk_model": "An unpacked Vosk model folder (`edge models fetch vosk-small-en`).",
     "asr.whisper_model": "A CTranslate2 Whisper model folder (`edge models fetch whisper-tiny-en`).",
+    "asr.min_certainty": "Whisper: a command whose least sure word's probability times the intent's "
+    'confidence is below this is answered "sorry, I didn\'t catch that", not acted on.',
+    "asr.min_avg_logprob": "Whisper: the same when its tokens' mean log-probability is below this.",
     "endpoint": "When a spoken command starts and ends.",
     "endpoint.silence_ms": "Trailing silence that ends a command.",
     "endpoint.max_command_ms": "Longest command, counted from its start.",
