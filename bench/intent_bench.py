@@ -92,7 +92,7 @@ def _timing(classifier: LiteRTIntentClassifier, texts: list[str], repeats: int) 
 
 def _backends(config: Config, texts: list[str], repeats: int) -> dict[str, Any]:
     result: dict[str, Any] = {}
-    for backend in ("litert", "tflite_runtime"):
+    for backend in ("tflite_c", "litert", "tflite_runtime"):
         try:
             classifier = LiteRTIntentClassifier(config.intent.model, devices=config.devices, backend=backend)
         except ImportError as err:

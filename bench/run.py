@@ -21,7 +21,7 @@ from typing import Any
 
 from edge.speech.asr.settings import DEFAULT_VOSK_MODEL_DIRS
 
-SECTIONS = ("intent", "wake", "accuracy", "latency", "daemon", "real_speech")
+SECTIONS = ("intent", "wake", "accuracy", "latency", "daemon", "real_speech", "memory")
 
 
 def english_vosk_model() -> Path | None:
@@ -52,15 +52,16 @@ def machine() -> dict[str, Any]:
 
 
 def _sections(quick: bool, vosk: Path | None) -> dict[str, Callable[[], dict[str, Any]]]:
-    from bench import accuracy, daemon_probe, intent_bench, latency, real_speech, wake_cost
+    from bench import accuracy, daemon_probe, intent_bench, latency, memory, real_speech, wake_cost, wake_real
 
     return {
         "intent": lambda: intent_bench.run(quick),
-        "wake": lambda: wake_cost.run(quick, vosk),
+        "wake": lambda: {**wake_cost.run(quick, vosk), "real_people": wake_real.table(quick)},
         "accuracy": lambda: accuracy.run(quick, vosk is not None),
         "latency": lambda: latency.run(quick),
         "daemon": lambda: daemon_probe.run(quick, vosk is not None),
         "real_speech": lambda: real_speech.run(quick),
+        "memory": lambda: memory.run(quick),
     }
 
 
@@ -96,6 +97,12 @@ def table(results: dict[str, Any]) -> str:
             f"wake {engine['engine']:<13} {engine.get('phrase', ''):<20} cpu/s audio {engine['cpu_seconds_per_audio_second']:.4f}  "
             f"false wakes/h {engine['false_wakes_per_hour']:<6} detection {engine['detection_rate']}"
         )
+    for row in results.get("wake", {}).get("real_people", {}).get("models", []):
+        low, high = row["miss_rate_95"]
+        lines.append(
+            f"wake real {row['model']:<34} missed {row['missed']}/{row['real_clips']} (95 % {low:.1%}-{high:.1%})  "
+            f"false wakes/h {row['false_wakes_per_hour']} (<= {row['false_wakes_per_hour_upper_95']})"
+        )
     for config in results.get("accuracy", {}).get("configurations", []):
         lines.append(
             f"commands wake={config['wake_engine']} asr={config['asr_engine']}/{config['asr_mode']}: "
@@ -116,6 +123,10 @@ def table(results: dict[str, Any]) -> str:
             f"daemon wake={config['wake_engine']} asr={config['asr_engine']}: cold start "
             f"{config['cold_start_seconds']} s, peak RSS {config['peak_rss_mb']} MB"
         )
+    for row in results.get("memory", {}).get("steps", {}).get("rows", []):
+        lines.append(f"memory {row['step']:<45} +{row['adds_mb']:>6} MB  rss {row['rss_mb']:>6} MB")
+    for row in results.get("memory", {}).get("levers", []):
+        lines.append(f"memory edge run peak, {row['setting']:<45} {row['peak_rss_mb']} MB")
     real = results.get("real_speech", {})
     if "skipped" in real:
         lines.append(f"real speech: {real['skipped']}")

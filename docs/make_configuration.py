@@ -79,7 +79,8 @@ DESCRIPTIONS: dict[str, str] = {
     "wake.refractory_ms": "Ignore new wakes this long after one.",
     "wake.vosk_model": "engine vosk: an unpacked Vosk model folder; unset: the default locations.",
     "wake.model": "engine custom: the .tflite written by `edge wake train` (its phrase wins).",
-    "wake.verify": "engine custom: Whisper must hear the phrase before a wake counts.",
+    "wake.verify": "micro and custom: Whisper must hear the phrase before a wake counts (on by default where "
+    "the Whisper model is installed).",
     "wake.step_ms": "engine custom: audio per feature-model call, a multiple of 80 (CPU against wake delay).",
     "asr": "The command recognizer.",
     "asr.engine": "`auto`: Whisper tiny.en if installed, else Vosk with an English model, else PocketSphinx.",

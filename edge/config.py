@@ -20,6 +20,7 @@ from edge.devices.board import BoardProfile, load_board, resolve_board
 from edge.devices.settings import DeviceConfig, read_devices
 from edge.integrations.mqtt.config import MqttConfig, read_mqtt
 from edge.integrations.web.settings import WebConfig, read_web
+from edge.integrations.wyoming.settings import WyomingConfig, read_wyoming
 from edge.runtime.settings import FeedbackConfig, VoiceConfig, read_feedback, read_voice
 from edge.speech.asr.settings import AsrConfig, read_asr
 from edge.speech.settings import AudioConfig, EndpointConfig, read_audio, read_endpoint
@@ -46,6 +47,7 @@ class Config:
     web: WebConfig | None = None  # the classroom live view; None: off
     voice: VoiceConfig = field(default_factory=VoiceConfig)  # spoken replies
     mqtt: MqttConfig | None = None  # None: no network at all
+    wyoming: WyomingConfig | None = None  # Home Assistant's voice protocol; None: off
 
     def device(self, name: str) -> DeviceConfig:
         """Return the device called ``name`` (KeyError if none)."""
@@ -72,7 +74,20 @@ def load_config(path: Path, board_override: str | None = None) -> Config:
     source = str(path)
     top = Section(source, "", load_yaml_mapping(path))
     top.expect_keys(
-        ("board", "devices", "audio", "wake", "asr", "endpoint", "intent", "feedback", "web", "voice", "mqtt")
+        (
+            "board",
+            "devices",
+            "audio",
+            "wake",
+            "asr",
+            "endpoint",
+            "intent",
+            "feedback",
+            "web",
+            "voice",
+            "mqtt",
+            "wyoming",
+        )
     )
     base_dir = path.resolve().parent
 
@@ -102,6 +117,7 @@ def load_config(path: Path, board_override: str | None = None) -> Config:
         web=read_web(top.section("web"), base_dir),
         voice=read_voice(top.section("voice"), base_dir),
         mqtt=read_mqtt(top.section("mqtt"), base_dir),
+        wyoming=read_wyoming(top.section("wyoming")),
     )
     top.finish()
     return config

@@ -89,6 +89,19 @@ class ActionResult(Event):
 
 
 @dataclass(frozen=True)
+class HandedOver(Event):
+    """A command edge cannot do was handed to Home Assistant's pipeline; edge itself did nothing.
+
+    ``text`` is what edge heard (Home Assistant transcribes the audio again); ``reason`` is what edge would
+    have said had it kept the command.
+    """
+
+    text: str
+    reason: str
+    target: str = "home-assistant"
+
+
+@dataclass(frozen=True)
 class Timeout(Event):
     """The command window closed with no speech; the pipeline went back to listening."""
 
@@ -110,6 +123,7 @@ _TYPE_NAMES = {
     "Intent": "intent",
     "NotUnderstood": "not-understood",
     "ActionResult": "action",
+    "HandedOver": "handed-over",
     "Timeout": "timeout",
     "StageError": "error",
 }

@@ -185,7 +185,7 @@ def test_a_head_for_other_embeddings_is_refused_in_one_line(
         ({"engine": "custom"}, "wake.model: engine custom needs model: FILE"),
         ({"engine": "micro", "model": "x.tflite"}, "wake.model: is only read by engine custom"),
         ({"engine": "custom", "model": "missing.tflite"}, "wake.model: file not found"),
-        ({"engine": "micro", "verify": False}, "wake.verify: unknown key"),
+        ({"engine": "pocketsphinx", "verify": False}, "wake.verify: unknown key"),
         # A wrong step is named even when the model file is wrong too (here: the config file itself).
         ({"engine": "custom", "model": "edge.yaml", "step_ms": 100}, "wake.step_ms: 100 must be a multiple"),
     ],
@@ -246,6 +246,39 @@ def test_wake_test_reports_the_head_and_the_whisper_check(tiny_model: Path) -> N
     assert summary["miss_rate"] >= summary["head_miss_rate"]
     assert summary["false_wakes_per_hour"] <= summary["head_false_wakes_per_hour"]
     assert 0.0 <= summary["head_miss_rate"] <= 1.0 and summary["negative_hours"] > 0
+
+
+def test_wake_test_reports_real_dev_clips_of_the_phrase_where_they_are(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    import json
+
+    audio = tmp_path / "eval" / "audio"
+    audio.mkdir(parents=True)
+    rows = []
+    for index, (voice, text) in enumerate([("en-us", PHRASE), ("en-gb", PHRASE), ("en-us", "good morning")]):
+        path = audio / f"clip{index}.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True)  # 22 kHz: resampled
+        rows.append({"file": path.name, "wake_word": PHRASE if text == PHRASE else None})
+    (audio / "manifest.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+
+    def wake_test(eval_dir: Path) -> dict:
+        result = subprocess.run(
+            edge_command("wake", "test", str(tiny_model), "--clips", "2", "--hours", "0.005", "--json"),
+            capture_output=True,
+            text=True,
+            env=subprocess_env(EDGE_EVAL_DIR=str(eval_dir)),
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    real = wake_test(tmp_path / "eval")["real_dev_clips"]
+    assert real["clips"] == 2 and real["folder"] == str(audio)
+    assert 0 <= real["head_missed"] <= real["missed"] <= 2
+    low, high = real["miss_rate_95"]
+    assert low <= real["miss_rate"] <= high and high - low > 0.3  # two clips say little
+    assert wake_test(tmp_path / "nowhere")["real_dev_clips"] is None
 
 
 def _spoken(command: list[str], text: str, out: Path) -> np.ndarray:

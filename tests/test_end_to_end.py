@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,12 @@ MIN_COMMAND_ACCURACY = 0.5
 
 
 def _config() -> Config:
-    # The shipped config as is: asr.engine auto resolves to Whisper, which installs with edge, so a developer's
-    # English Vosk model does not change what CI checks.
-    return load_config(SHIPPED_CONFIG, board_override="sim")
+    # The shipped config: asr.engine auto resolves to Whisper, which installs with edge, so a developer's
+    # English Vosk model does not change what CI checks. Whisper's wake check is off here: it refuses the
+    # robotic synthetic voices' wake words (with it 22 of 42 clips were right, without 27), while it accepts
+    # real people's (tests/test_wake.py, tests/test_real_speech.py); this test is about the rest of the path.
+    config = load_config(SHIPPED_CONFIG, board_override="sim")
+    return replace(config, wake=replace(config.wake, verify=False))
 
 
 @pytest.fixture(scope="module")

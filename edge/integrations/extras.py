@@ -1,4 +1,4 @@
-"""The optional parts of ``edge run``: the live view, spoken replies and MQTT, attached to the daemon.
+"""The optional parts of ``edge run``: live view, spoken replies, MQTT and Wyoming, attached to the daemon.
 
 All hang off the daemon's seams only (event sinks, chunk taps, ``Daemon.submit``), so with all off
 ``edge run`` is exactly what it was.
@@ -38,6 +38,7 @@ class Extras:
     _view: Any = None
     _speaker: Any = None
     _mqtt: Any = None
+    _wyoming: Any = None
     _runtime: Runtime | None = None
 
     def build(self, config: Config, runtime: Runtime, web: WebConfig | None) -> None:
@@ -61,6 +62,13 @@ class Extras:
 
             self._mqtt = MqttBridge.from_config(config, runtime.bank)
             self.sinks.append(self._mqtt.on_event)
+        if config.wyoming is not None:
+            from edge.integrations.wyoming.bridge import WyomingBridge
+
+            # After the speaker: both share one wake mute, so edge never wakes itself on either's audio.
+            self._wyoming = WyomingBridge.from_config(config, runtime.pipeline)
+            self.sinks.extend(self._wyoming.sinks)
+            self.taps = (*self.taps, *self._wyoming.taps)
         self._runtime = runtime
 
     def start(self, submit: Callable[[Request], bool]) -> None:
@@ -72,6 +80,8 @@ class Extras:
             self._view.start()
         if self._mqtt is not None:
             self._mqtt.start(submit)
+        if self._wyoming is not None:
+            self._wyoming.start(submit)
 
     def close(self) -> None:
         """Stop serving and speaking; failures are logged, never raised over the daemon's own exit."""
@@ -81,7 +91,7 @@ class Extras:
                 self._mqtt.close(self._runtime.bank.states())
             except Exception:
                 log.exception("extras: closing the MQTT bridge failed")
-        for part in (self._view, self._speaker):
+        for part in (self._wyoming, self._view, self._speaker):
             if part is None:
                 continue
             try:

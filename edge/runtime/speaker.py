@@ -168,6 +168,18 @@ class WakeMute:
         return getattr(self.inner, name)
 
 
+def request_mute(mute: WakeMute | None, submit: Submit | None, seconds: float) -> None:
+    """Ask the pipeline thread (through the daemon's inbox) to mute the wake word while edge plays sound."""
+    if mute is None or submit is None:
+        return
+
+    def mute_request() -> list[Event]:
+        mute.mute_for(seconds)
+        return []
+
+    submit(mute_request)
+
+
 class Speaker:
     """Speaks replies to events on its own thread; ``on_event`` is the (never blocking) daemon sink."""
 
@@ -221,14 +233,7 @@ class Speaker:
     def _say(self, text: str) -> None:
         samples, rate_hz = self.synthesizer.synthesize(text)
         duration_s = len(samples) / rate_hz if rate_hz else 0.0
-        if self.mute is not None and self.submit is not None:
-            mute = self.mute
-
-            def mute_request() -> list[Event]:
-                mute.mute_for(duration_s + MUTE_MARGIN_S)
-                return []
-
-            self.submit(mute_request)
+        request_mute(self.mute, self.submit, duration_s + MUTE_MARGIN_S)
         log.info("voice: %r (%.1f s, %s)", text, duration_s, self.synthesizer.name)
         self.player(samples, rate_hz)
         self.spoken += 1

@@ -81,6 +81,9 @@ def read_wav(path: Path | str) -> np.ndarray:
         # A format error, not a plain AudioError: retrying a file that is not there cannot help.
         raise AudioFormatError(f"{path}: cannot read: {err.strerror or err}") from None
     fmt, pcm = _parse_riff(data, str(path))
+    if (fmt.code, fmt.bits, fmt.channels, fmt.rate_hz) == (_PCM, 16, 1, SAMPLE_RATE_HZ) and pcm:
+        # Already the pipeline's format: no float64 copies (a minute of audio would pass through ~25 MB).
+        return np.frombuffer(pcm, dtype="<i2").astype(np.int16)
     audio = _decode(pcm, fmt, str(path))
     if fmt.rate_hz != SAMPLE_RATE_HZ:
         audio = resample(audio, fmt.rate_hz)

@@ -19,6 +19,7 @@ from edge.errors import BackendMissingError, ModelError
 from edge.tflite_model import MLPWeights, read_tflite
 from edge.understanding.features import FEATURE_VERSION, FeatureSettings, Lexicon, featurize, normalize_words
 from edge.understanding.settings import IntentConfig
+from edge.understanding.tflite_c import TfLiteCModel, library_path
 from edge.understanding.unsupported import UNSUPPORTED
 from edge.understanding.utterance import Utterance, as_utterance
 from edge.understanding.vocabulary import INTENTS
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def load_interpreter_class(backend: str = "auto") -> tuple[Any, str]:
-    """Return (Interpreter class, backend name): ai-edge-litert, else tflite-runtime."""
+    """Return (Interpreter class, backend name): ai-edge-litert, else tflite-runtime (the Python bindings)."""
     if backend in ("auto", "litert"):
         try:
             from ai_edge_litert.interpreter import Interpreter
@@ -71,6 +72,24 @@ class LiteRTIntentClassifier:
         self.labels: tuple[str, ...] = tuple(manifest["labels"])
         self.threshold: float = float(manifest["threshold"]) if threshold is None else threshold
         self.lexicon = Lexicon.from_devices(devices)
+        self._shared: TfLiteCModel | None = None
+        if backend == "tflite_c" or (backend == "auto" and library_path() is not None):
+            # The TFLite C library the micro wake engine loads anyway: no second runtime in the daemon.
+            self.backend = "tflite_c"
+            try:
+                self._shared = TfLiteCModel(data)
+            except ImportError:
+                raise BackendMissingError(
+                    "the tflite_c backend needs: pip install pymicro-wakeword"
+                ) from None
+            except ValueError as err:
+                raise ModelError(
+                    f"{source}: the interpreter refused the model ({err}); run `edge train`"
+                ) from None
+            return
+        self._load_interpreter(data, backend, source)
+
+    def _load_interpreter(self, data: bytes, backend: str, source: str) -> None:
         interpreter_class, self.backend = load_interpreter_class(backend)
         try:
             # The built-in kernels alone: XNNPACK buys nothing on a model this small and prints a banner.
@@ -94,6 +113,8 @@ class LiteRTIntentClassifier:
 
     def probabilities(self, text: str | Utterance) -> np.ndarray:
         """Probability per label, from the interpreter."""
+        if self._shared is not None:
+            return self._shared.run(self.features(text)[None, :])[0]
         self._interpreter.set_tensor(self._input, self.features(text)[None, :])
         self._interpreter.invoke()
         return np.array(self._interpreter.get_tensor(self._output)[0], dtype=np.float32)
@@ -124,7 +145,9 @@ class LiteRTIntentClassifier:
         )
 
     def close(self) -> None:
-        """Nothing to release; present for symmetry with the other stages."""
+        """Free the shared-runtime interpreter, if that is the backend."""
+        if self._shared is not None:
+            self._shared.close()
 
 
 IntentClassifier = LiteRTIntentClassifier

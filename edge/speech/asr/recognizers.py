@@ -296,20 +296,20 @@ Recognizer = WhisperRecognizer | VoskRecognizer | PocketSphinxRecognizer
 
 
 def recognizer_from_config(
-    config: AsrConfig, vocabulary: PhraseSource, *, wake_phrase: str = ""
+    config: AsrConfig, vocabulary: PhraseSource, *, wake_phrase: str = "", whisper_over_budget: str = ""
 ) -> tuple[Recognizer, str]:
     """Build the command recognizer the ``asr`` section asks for; also say why this engine.
 
     ``wake_phrase`` lets a PocketSphinx grammar absorb the end of the wake phrase that the pre-roll carries.
+    ``whisper_over_budget`` (why Whisper would not fit the board's memory) makes ``auto`` pass Whisper by.
     """
     if config.engine == "whisper":
         whisper, whisper_dir = whisper_recognizer(
             config.whisper_model, lead_in=wake_phrase, known_words=frozenset(vocabulary.words())
         )
         return whisper, f"whisper tiny.en (free-form): model at {whisper_dir}"
-    found = (
-        find_whisper_model(config.whisper_model) if config.engine == "auto" and whisper_available() else None
-    )
+    auto_whisper = config.engine == "auto" and whisper_available() and not whisper_over_budget
+    found = find_whisper_model(config.whisper_model) if auto_whisper else None
     if found is not None:
         whisper = WhisperRecognizer(found, lead_in=wake_phrase, known_words=frozenset(vocabulary.words()))
         return whisper, f"whisper tiny.en (free-form): model at {found}"
@@ -319,12 +319,15 @@ def recognizer_from_config(
     if config.engine in ("auto", "vosk"):
         model_dir = find_vosk_model(config.vosk_model)
         if model_dir is not None:
-            return VoskRecognizer(model_dir, phrases), f"vosk ({mode}): model at {model_dir}"
+            why = f"; {whisper_over_budget}" if whisper_over_budget else ""
+            return VoskRecognizer(model_dir, phrases), f"vosk ({mode}): model at {model_dir}{why}"
         if config.engine == "vosk":
             raise ModelError(
                 f"asr.engine is vosk but there is no Vosk model in {where}; run `edge models fetch vosk-small-en`"
             )
         reason = f"pocketsphinx ({mode}): no English Vosk model in {where}"
+        if whisper_over_budget:
+            reason = f"pocketsphinx ({mode}): {whisper_over_budget}, and no English Vosk model in {where}"
     else:
         reason = f"pocketsphinx ({mode}): asr.engine is pocketsphinx"
     return PocketSphinxRecognizer(phrases, lead_in=wake_phrase), reason

@@ -27,6 +27,7 @@ from edge.speech.asr.settings import (
     find_whisper_model,
     is_whisper_model,
 )
+from edge.speech.asr.whisper_int8 import int8_model_dir
 from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk
 
 log = logging.getLogger(__name__)
@@ -236,8 +237,9 @@ class WhisperRecognizer:
         try:
             # ``shared_model``: another recognizer's loaded model (the wake verifier borrows the command
             # recognizer's; they never decode at the same time), which saves the ~70 MB of a second copy.
+            # An int8 copy on disk loads ~90 MB lower than a float16 file quantized while loading.
             self.model = shared_model or ctranslate2.models.Whisper(
-                str(model_dir), device="cpu", compute_type="int8", intra_threads=threads
+                str(int8_model_dir(model_dir)), device="cpu", compute_type="int8", intra_threads=threads
             )
         except (RuntimeError, ValueError) as err:
             raise ModelError(f"{model_dir}: cannot load the Whisper model: {err}") from None
@@ -252,6 +254,9 @@ class WhisperRecognizer:
         self.last_decode_ms = 0.0
         self.decodes = 0  # decodes since the recognizer was built: the work a command cost
         self.last_certainty: Certainty | None = None  # of the last decode: the text finish() returns
+        # The words of the last decode before the command-word check blanked them: what a Wyoming handover
+        # reports as heard when edge itself keeps nothing ("what's the weather").
+        self.last_heard = ""
 
     def start(self) -> None:
         """Begin a new command."""
@@ -284,11 +289,12 @@ class WhisperRecognizer:
         self.reset()
         return text
 
-    def transcribe(self, pcm: bytes, previous: Sequence[int] = ()) -> str:
+    def transcribe(self, pcm: bytes, previous: Sequence[int] = (), *, no_speech_gate: bool = True) -> str:
         """Recognize 16 kHz 16-bit mono PCM; '' when Whisper hears no speech.
 
         ``previous`` is token ids of text Whisper takes as said just before, which steers its spelling (the
-        wake verifier passes the wake phrase so a name comes out spelled as the user spelled it).
+        wake verifier passes the wake phrase so a name comes out spelled as the user spelled it). Without
+        ``no_speech_gate`` the words are returned whatever Whisper's no-speech probability.
         """
         began = self.clock()
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
@@ -310,7 +316,9 @@ class WhisperRecognizer:
         self.last_decode_ms = (self.clock() - began) * 1000
         self.decodes += 1
         raw = decode_tokens(self._vocabulary, ids)
-        text = "" if result.no_speech_prob > NO_SPEECH_PROBABILITY else command_text(raw, self.lead_in)
+        silent = no_speech_gate and result.no_speech_prob > NO_SPEECH_PROBABILITY
+        text = "" if silent else command_text(raw, self.lead_in)
+        self.last_heard = text
         if self.known_words and unknown_fraction(text, self.known_words) > MAX_UNKNOWN_FRACTION:
             log.info("asr: heard %r, mostly words no command uses: not a command", text)
             text = ""

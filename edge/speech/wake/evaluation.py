@@ -7,13 +7,16 @@ microphone never starts at the first sample of the phrase and the detector needs
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from edge.speech.audio import SAMPLE_RATE_HZ, chunk_samples
+from edge.speech.audio import SAMPLE_RATE_HZ, chunk_samples, read_wav
 from edge.speech.wake.engines import WakeDetector
 from edge.speech.wake.synthesis import Utterance, installed_voices, noise, synthesize, vary
 
@@ -93,3 +96,22 @@ def held_back_positives(phrase: str, count: int, seed: int = 1) -> list[np.ndarr
         )
         clips.append((np.clip(audio, -1, 1) * 32767).astype(np.int16))
     return clips
+
+
+def wilson(misses: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion (clip counts are small)."""
+    if total == 0:
+        return (0.0, 1.0)
+    share = misses / total
+    centre = (share + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def real_clips(eval_audio: Path, phrase: str) -> list[np.ndarray]:
+    """int16 clips of real people saying ``phrase`` in a dev set folder with a manifest.jsonl; [] if none."""
+    manifest = eval_audio / "manifest.jsonl"
+    if not manifest.is_file():
+        return []
+    rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [read_wav(eval_audio / row["file"]) for row in rows if row.get("wake_word") == phrase]

