@@ -3,7 +3,7 @@
     python -m bench [--quick] [--only SECTION ...] [--out results.json]
 
 ``--quick`` shortens each section (5 minutes of negative audio instead of an hour, a third of the
-fixtures) so the whole run fits in a few minutes on a 2-core board; the full run is what the README quotes.
+fixtures) so the whole run fits in a few minutes on a 2-core board; the full run is what docs/benchmarks.md quotes.
 Every number is measured in this run: nothing is cached or copied in.
 """
 

@@ -184,7 +184,10 @@ def test_intent_cli_applies_every_part_on_mock_pins() -> None:
     assert not output["states"]["bedroom_light"]["on"]
 
 
-@pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("sox")), reason="needs espeak-ng and sox")
+@pytest.mark.skipif(
+    not (shutil.which("espeak-ng") and shutil.which("sox")),
+    reason="needs espeak-ng and sox (apt-get install espeak-ng sox)",
+)
 def test_replay_of_a_spoken_sentence_of_two_commands_does_both(tmp_path: Path) -> None:
     """ "alexa", a pause, "switch on the fan and turn on the lamp" spoken by espeak-ng, through edge replay."""
     pieces = []

@@ -186,6 +186,8 @@ def test_a_head_for_other_embeddings_is_refused_in_one_line(
         ({"engine": "micro", "model": "x.tflite"}, "wake.model: is only read by engine custom"),
         ({"engine": "custom", "model": "missing.tflite"}, "wake.model: file not found"),
         ({"engine": "pocketsphinx", "verify": False}, "wake.verify: unknown key"),
+        # A wrong step is named even when the model file is wrong too (here: the config file itself).
+        ({"engine": "custom", "model": "edge.yaml", "step_ms": 100}, "wake.step_ms: 100 must be a multiple"),
     ],
 )
 def test_custom_engine_config_errors(tmp_path: Path, capsys, wake: dict[str, object], message: str) -> None:

@@ -94,7 +94,10 @@ def test_a_missing_microphone_is_one_clear_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.skipif(not Path("/usr/share/alsa/alsa.conf").exists(), reason="needs ALSA's configuration")
+@pytest.mark.skipif(
+    not Path("/usr/share/alsa/alsa.conf").exists(),
+    reason="needs ALSA's configuration (apt-get install libportaudio2, which brings it)",
+)
 def test_the_microphone_is_recorded_through_portaudio(tmp_path: Path) -> None:
     reference = read_wav(FIXTURE)
     env = fake_sound_card(tmp_path / "home", np.tile(reference, 4).tobytes())

@@ -26,7 +26,8 @@ from .support import REPO, edge_command, subprocess_env
 FIXTURE = REPO / "tests/fixtures/commands/turn_on_the_kitchen_light__flite_kal16__clean.wav"
 
 pytestmark = pytest.mark.skipif(
-    not Path("/usr/share/alsa/alsa.conf").exists(), reason="needs ALSA's configuration (libasound2)"
+    not Path("/usr/share/alsa/alsa.conf").exists(),
+    reason="needs ALSA's configuration (apt-get install libportaudio2, which brings it)",
 )
 
 

@@ -94,7 +94,10 @@ def test_the_install_adds_the_wyoming_dropin_only_when_it_is_on() -> None:
     assert lan["IPAddressAllow"][0].endswith(" multicast") and "any" not in lan["IPAddressAllow"][0]
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None,
+    reason="systemd-analyze is not installed (apt-get install systemd)",
+)
 def test_systemd_analyze_rates_the_unit_with_the_wyoming_dropin(tmp_path: Path) -> None:
     unit_dir = tmp_path / "etc/systemd/system"
     (unit_dir / "edge.service.d").mkdir(parents=True)

