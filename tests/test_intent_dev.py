@@ -48,7 +48,10 @@ def test_paraphrase_set_stays_above_the_figures_before_issue_18() -> None:
     assert edge["out_of_scope_rejected"] >= 0.792
 
 
-@pytest.mark.skipif(not intent_dev.DEV_SETS["clinc150"][0].is_file(), reason="the CLINC150 set is absent")
+@pytest.mark.skipif(
+    not intent_dev.DEV_SETS["clinc150"][0].is_file(),
+    reason="the CLINC150 development set is absent (../shared/eval)",
+)
 def test_clinc150_queries_are_refused_at_least_as_often_as_before_issue_18() -> None:
     edge = intent_dev.run("clinc150")["edge"]
     assert edge["counts"]["out_of_scope"] > 20_000
