@@ -49,15 +49,15 @@ def test_checked_wake_reports_the_unchecked_wake_moment_to_the_chunk() -> None:
     assert compared >= 3
 
 
-def _config(verify: bool) -> Config:
+def _config(verify: bool, noise_suppression: str) -> Config:
     config = load_config(SHIPPED_CONFIG, board_override="sim")
-    audio = replace(config.audio, chunk_ms=CHUNK_MS)
+    audio = replace(config.audio, chunk_ms=CHUNK_MS, noise_suppression=noise_suppression)
     return replace(config, audio=audio, wake=replace(config.wake, phrases=("alexa",), verify=verify))
 
 
-def heard_by_recognizer(verify: bool, path: Path) -> list[tuple[int, bytes]]:
+def heard_by_recognizer(verify: bool, path: Path, noise_suppression: str = "none") -> list[tuple[int, bytes]]:
     """The chunks the command recognizer is handed after the first wake in ``path``."""
-    runtime = build_runtime(_config(verify), mock_gpio=True, sounds=False)
+    runtime = build_runtime(_config(verify, noise_suppression), mock_gpio=True, sounds=False)
     heard: list[tuple[int, bytes]] = []
     recognizer = runtime.pipeline.recognizer
     process = recognizer.process
@@ -92,3 +92,10 @@ def test_the_command_audio_is_the_same_with_and_without_the_check(path: Path) ->
     assert unchecked, "the unchecked pipeline never started a command"
     assert [t for t, _ in checked] == [t for t, _ in unchecked]
     assert checked == unchecked
+
+
+def test_replayed_audio_is_cleaned_as_command_audio_is() -> None:
+    # Speex cleans only the command window: the chunks replayed after a late wake must be cleaned too.
+    unchecked = heard_by_recognizer(False, CONFIRMED[0], "command")
+    assert unchecked and unchecked != heard_by_recognizer(False, CONFIRMED[0])
+    assert heard_by_recognizer(True, CONFIRMED[0], "command") == unchecked
