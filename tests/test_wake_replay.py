@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
 from edge.config import Config, load_config
-from edge.events import Detection
+from edge.events import Detection, Transcript
 from edge.runtime.assembly import build_runtime
 from edge.speech.audio import AudioChunk, chunk_samples, read_wav
 from edge.speech.wake.engines import MicroWakeDetector
@@ -49,13 +50,15 @@ def test_checked_wake_reports_the_unchecked_wake_moment_to_the_chunk() -> None:
     assert compared >= 3
 
 
-def _config(verify: bool, noise_suppression: str) -> Config:
+def _config(verify: bool, noise_suppression: Literal["none", "command", "all"]) -> Config:
     config = load_config(SHIPPED_CONFIG, board_override="sim")
     audio = replace(config.audio, chunk_ms=CHUNK_MS, noise_suppression=noise_suppression)
     return replace(config, audio=audio, wake=replace(config.wake, phrases=("alexa",), verify=verify))
 
 
-def heard_by_recognizer(verify: bool, path: Path, noise_suppression: str = "none") -> list[tuple[int, bytes]]:
+def heard_by_recognizer(
+    verify: bool, path: Path, noise_suppression: Literal["none", "command", "all"] = "none"
+) -> list[tuple[int, bytes]]:
     """The chunks the command recognizer is handed after the first wake in ``path``."""
     runtime = build_runtime(_config(verify, noise_suppression), mock_gpio=True, sounds=False)
     heard: list[tuple[int, bytes]] = []
@@ -70,7 +73,7 @@ def heard_by_recognizer(verify: bool, path: Path, noise_suppression: str = "none
     try:
         for chunk in chunk_samples(read_wav(path), CHUNK_MS):
             events = runtime.pipeline.feed(chunk)
-            if any(type(e).__name__ == "Transcript" for e in events):
+            if any(isinstance(e, Transcript) for e in events):
                 break
     finally:
         runtime.close()
