@@ -149,7 +149,7 @@ class MicroWakeDetector:
         self._waited = [-1] * len(phrases)  # steps a candidate has waited for its score's peak; -1: none
         self._peaks = [0.0] * len(phrases)
         # Audio time (end of the chunk) at which the score passed the author's cutoff, where the unchecked
-        # detector would have woken; else where the score peaked. None: no candidate open.
+        # detector would have woken; else where the score peaked. None: no candidate yet.
         self._on_time_ms: list[int | None] = [None] * len(phrases)
         self._crossed = [False] * len(phrases)  # whether _on_time_ms is the author's cutoff's crossing
         self._chunk_end_ms = 0  # end of the chunk being processed
