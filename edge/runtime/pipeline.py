@@ -181,19 +181,27 @@ class Pipeline:
         late = round(lag_ms / chunk.duration_ms) if chunk.duration_ms else 0
         late = min(late, len(history))
         on_time = history[: len(history) - late]
+        log.debug("wake: decided %d ms late, %d chunks replayed", lag_ms, late)
         self.endpointer.begin(on_time[-(HISTORY_MS // max(round(chunk.duration_ms), 1) + 1) :])
         events: list[Event] = [detection]
         for replayed in history[len(history) - late :]:
             if self.state is not State.COMMAND:
                 break
+            # Cleaned as it would have been had the wake come on time (only command audio is cleaned).
+            if self.cleaner is not None and not self.clean_wake:
+                replayed = self.cleaner.process(replayed)
             events.extend(self._command(replayed))
         return events
 
     def _command(self, chunk: AudioChunk) -> list[Event]:
         try:
+            started = self.endpointer.started
             endpoint = self.endpointer.process(chunk)
-            for ready in self.endpointer.release():
-                self.recognizer.process(ready)
+            ready = self.endpointer.release()
+            if ready and not started:
+                log.debug("command: the recognizer hears from %d ms", ready[0].timestamp_ms)
+            for ready_chunk in ready:
+                self.recognizer.process(ready_chunk)
             if endpoint is None and self._words_complete():
                 endpoint = "complete"
         except Exception as err:

@@ -141,7 +141,6 @@ class MicroWakeDetector:
         self.author_cutoffs = [_shift_logit(float(model.probability_cutoff), shift) for model in self._models]
         shift += CHECKED_LOGIT_SHIFT if verify else 0.0
         self.cutoffs = [_shift_logit(float(model.probability_cutoff), shift) for model in self._models]
-        self._step_ms = int(self._models[0].stride) * 10  # the features come every 10 ms
         self.decision_lag_ms = 0  # audio heard after the moment the unchecked detector would have woken
         self.verifier = PhraseVerifier(phrases, whisper_model) if verify else None
         self.candidates = 0  # wakes over the cutoff so far, accepted or not
@@ -149,7 +148,11 @@ class MicroWakeDetector:
         self._armed = [True] * len(phrases)  # one question per rise of a phrase's score over its cutoff
         self._waited = [-1] * len(phrases)  # steps a candidate has waited for its score's peak; -1: none
         self._peaks = [0.0] * len(phrases)
-        self._late = [-1] * len(phrases)  # steps since the score passed the author's cutoff; -1: not yet
+        # Audio time (end of the chunk) at which the score passed the author's cutoff, where the unchecked
+        # detector would have woken; else where the score peaked. None: no candidate yet.
+        self._on_time_ms: list[int | None] = [None] * len(phrases)
+        self._crossed = [False] * len(phrases)  # whether _on_time_ms is the author's cutoff's crossing
+        self._chunk_end_ms = 0  # end of the chunk being processed
         self._retry = [-1] * len(phrases)  # steps until a refused candidate is heard again; -1: none
         self._recent = RecentAudio(int(VERIFY_SECONDS * SAMPLE_RATE_HZ))
         self.last_score = 0.0
@@ -168,6 +171,7 @@ class MicroWakeDetector:
         """Feed one chunk; a Detection naming the phrase whose averaged probability passes its cutoff."""
         if self.verifier is not None:
             self._recent.add(chunk.samples())
+        self._chunk_end_ms = chunk.timestamp_ms + round(chunk.duration_ms)
         for features in self._features.process_streaming(chunk.pcm):
             probabilities = self._shared.process(features)
             if probabilities is None:
@@ -177,8 +181,9 @@ class MicroWakeDetector:
             self.last_score, self.threshold = probabilities[best], self.cutoffs[best]
             for index in np.argsort(margins)[::-1]:
                 if self._confirmed(int(index), probabilities[index], margins[index] > 0):
-                    end_ms = chunk.timestamp_ms + round(chunk.duration_ms)
-                    return Detection(end_ms, self.phrases[index].replace(" ", "_"), self._peaks[index])
+                    return Detection(
+                        self._chunk_end_ms, self.phrases[index].replace(" ", "_"), self._peaks[index]
+                    )
         return None
 
     def _confirmed(self, index: int, probability: float, over: bool) -> bool:
@@ -193,24 +198,24 @@ class MicroWakeDetector:
         retry = self._retry[index]
         if retry >= 0:  # a refused candidate waits RETRY_STEPS, then Whisper hears the phrase once more
             self._retry[index] = retry - 1
-            self._late[index] += 1
             return self._ask(index, last=True) if retry == 0 else False
         waited = self._waited[index]
         if waited < 0:  # no candidate open
             if over and self._armed[index]:
                 self._armed[index], self._waited[index], self._peaks[index] = False, 0, probability
-                self._late[index] = 0 if probability > self.author_cutoffs[index] else -1
+                self._on_time_ms[index] = self._chunk_end_ms
+                self._crossed[index] = probability > self.author_cutoffs[index]
             elif not over:
                 self._armed[index] = True
             return False
-        late = self._late[index]
-        self._late[index] = late + 1 if late >= 0 else (0 if probability > self.author_cutoffs[index] else -1)
+        crossed = probability > self.author_cutoffs[index]
+        if not self._crossed[index] and (crossed or probability >= self._peaks[index]):
+            self._on_time_ms[index], self._crossed[index] = self._chunk_end_ms, crossed
         if probability >= self._peaks[index] and waited < PEAK_WAIT_STEPS:
             self._waited[index], self._peaks[index] = waited + 1, probability
             return False
         self._waited[index] = -1
         self._armed[index] = not over
-        self._late[index] = max(self._late[index], 1)
         self.candidates += 1
         if self._ask(index):
             return True
@@ -226,8 +231,10 @@ class MicroWakeDetector:
             self.refused += 1 if last else 0  # a candidate counts as refused once, after its second hearing
             log.info("wake: %r candidate refused: Whisper heard %r", phrase, verdict.heard)
             return False
-        # The audio since the unchecked detector would have woken goes to the command, as it would have.
-        self.decision_lag_ms = self._late[index] * self._step_ms
+        # The audio since the unchecked detector would have woken goes to the command, as it would have:
+        # counted in whole chunks of audio time, so the pipeline replays exactly the chunks after that one.
+        on_time_ms = self._on_time_ms[index]
+        self.decision_lag_ms = self._chunk_end_ms - (self._chunk_end_ms if on_time_ms is None else on_time_ms)
         return True
 
     def reset(self) -> None:
@@ -238,7 +245,8 @@ class MicroWakeDetector:
         self._armed = [True] * len(self.phrases)
         self._waited = [-1] * len(self.phrases)
         self._retry = [-1] * len(self.phrases)
-        self._late = [-1] * len(self.phrases)
+        self._on_time_ms = [None] * len(self.phrases)
+        self._crossed = [False] * len(self.phrases)
         self._recent.clear()
 
     def close(self) -> None:
