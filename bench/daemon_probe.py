@@ -33,6 +33,8 @@ def _config_file(directory: Path, wake_engine: str, asr_engine: str) -> Path:
     phrase = data["wake"]["phrase"]
     if wake_engine != "micro" and isinstance(phrase, list):
         data["wake"]["phrase"] = phrase[0]  # only micro listens for several phrases at once
+    if wake_engine not in ("micro", "custom"):
+        data["wake"].pop("verify", None)  # Whisper's wake check belongs to micro and custom heads
     data["asr"]["engine"] = asr_engine
     data["feedback"]["sounds"] = False
     path = directory / f"{wake_engine}-{asr_engine}.yaml"

@@ -324,7 +324,11 @@ def test_a_command_said_in_one_breath_keeps_its_first_words(
     wake = replace(
         config.wake, engine="custom", model=tiny_model, phrases=(PHRASE,), verify=False, step_ms=step_ms
     )
-    runtime = build_runtime(replace(config, wake=wake), pin_factory=MockFactory(pin_class=MockPWMPin))
+    # The certainty check refuses some synthetic voices' commands; this test is about the replayed first words.
+    asr = replace(config.asr, min_certainty=0.0)
+    runtime = build_runtime(
+        replace(config, wake=wake, asr=asr), pin_factory=MockFactory(pin_class=MockPWMPin)
+    )
     try:
         events = [event for chunk in chunk_samples(audio, 30) for event in runtime.pipeline.feed(chunk)]
     finally:
@@ -332,7 +336,9 @@ def test_a_command_said_in_one_breath_keeps_its_first_words(
     assert any(isinstance(event, Detection) for event in events), events
     texts = [event.text for event in events if isinstance(event, Transcript)]
     assert texts and texts[0].startswith("turn"), texts  # "on the kitchen light" when the start is lost
-    assert any(isinstance(event, ActionResult) and event.device == "kitchen_light" for event in events)
+    assert any(isinstance(event, ActionResult) and event.device == "kitchen_light" for event in events), (
+        events
+    )
 
 
 @pytest.mark.parametrize(

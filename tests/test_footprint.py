@@ -22,10 +22,13 @@ CLIP = REPO / "tests/fixtures/commands/turn_on_the_fan__flite_kal16__clean.wav"
 
 
 def _config(tmp_path: Path, **changes: Any) -> Path:
-    """The shipped config with some sections' keys changed, written next to the test."""
+    """The shipped config with some sections' keys changed (None removes a key), written next to the test."""
     data = yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
     for section, values in changes.items():
-        data.setdefault(section, {}).update(values)
+        keys = data.setdefault(section, {})
+        keys.update({key: value for key, value in values.items() if value is not None})
+        for key in [key for key, value in values.items() if value is None]:
+            keys.pop(key, None)
     data["intent"] = {
         **(data.get("intent") or {}),
         "model": str(REPO / "models/intent.tflite"),
@@ -64,7 +67,9 @@ def test_each_setting_moves_the_estimate_by_its_measured_share(tmp_path: Path) -
 
 def test_check_config_warns_in_one_line_naming_board_estimate_and_budget(tmp_path: Path) -> None:
     path = _config(
-        tmp_path, wake={"engine": "pocketsphinx", "phrase": "hey jarvis"}, asr={"engine": "whisper"}
+        tmp_path,
+        wake={"engine": "pocketsphinx", "phrase": "hey jarvis", "verify": None},
+        asr={"engine": "whisper"},
     )
     result = _check(path, "rpizero2w")
     assert result.returncode == 0, result.stderr
@@ -96,7 +101,7 @@ def _engines(config: Path, board: str) -> set[str]:
 
 
 def test_zero_2_w_auto_asr_takes_the_lighter_recognizer_where_whisper_would_not_fit(tmp_path: Path) -> None:
-    path = _config(tmp_path, wake={"engine": "pocketsphinx", "phrase": "hey jarvis"})
+    path = _config(tmp_path, wake={"engine": "pocketsphinx", "phrase": "hey jarvis", "verify": None})
     check = _check(path, "rpizero2w")
     assert "asr auto: not Whisper on this board: Whisper would peak ~199 MB" in check.stdout
     assert "warning" not in check.stderr  # with PocketSphinx the config fits
