@@ -4,8 +4,8 @@
 
 Measured on (1) template sentences of the held-out split the trainer never saw and (2) the hand-written
 paraphrases in tests/data/paraphrases.yaml, next to exact template matching (Rhasspy's approach: a sentence
-is understood only if the grammar generates it word for word) on the same paraphrases, and (3) the real
-third-party development set in ../shared/eval (bench/intent_dev.py; skipped with a message when absent).
+is understood only if the grammar generates it word for word) on the same paraphrases, and (3) the three real
+third-party development sets in ../shared/eval (bench/intent_dev.py; skipped with a message when absent).
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def _timing(classifier: LiteRTIntentClassifier, texts: list[str], repeats: int) 
 
 def _backends(config: Config, texts: list[str], repeats: int) -> dict[str, Any]:
     result: dict[str, Any] = {}
-    for backend in ("litert", "tflite_runtime"):
+    for backend in ("tflite_c", "litert", "tflite_runtime"):
         try:
             classifier = LiteRTIntentClassifier(config.intent.model, devices=config.devices, backend=backend)
         except ImportError as err:
@@ -102,13 +102,9 @@ def _backends(config: Config, texts: list[str], repeats: int) -> dict[str, Any]:
     return result
 
 
-def _dev_set() -> dict[str, Any]:
-    """The real third-party development set (see bench/intent_dev.py), without the list of misses."""
-    result = intent_dev.run()
-    for name in ("edge", "keywords"):
-        if name in result:
-            result[name].pop("misses")
-    return result
+def _dev_sets() -> dict[str, Any]:
+    """The real third-party development sets (see bench/intent_dev.py), without the lists of misses."""
+    return intent_dev.run_all()
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -132,7 +128,7 @@ def run(quick: bool) -> dict[str, Any]:
         ),
         "median_classify_ms": _timing(classifier, texts, 1 if quick else 5),
         "backends": _backends(config, texts, 1 if quick else 3),
-        "dev_set": _dev_set(),
+        "dev_sets": _dev_sets(),
     }
     if not quick:
         started = time.perf_counter()

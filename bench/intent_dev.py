@@ -1,17 +1,23 @@
-"""Score ``edge intent`` on the real third-party development set in ../shared/eval/intents-dev.jsonl.
+"""Score ``edge intent`` on the real third-party development sets in ../shared/eval/.
 
     python -m bench.intent_dev [--errors]
 
-The sentences come from home-assistant/intents' test suite (tests/en/*.yaml, commit aa550032, CC BY 4.0),
-relabelled to edge's intents; see ../shared/eval/README.md. They are measured, never trained on. Rows:
-in-scope right (``core`` tier), explicit (core rows naming the device kind and an action word), and
-out-of-scope rejected (``hard`` and ``ood`` tiers must give ``none``), for edge's full interpretation
-(classifier, unsupported cues, slots) as ``edge intent --json`` prints it, and for a keyword rule set.
+Three sets, relabelled to edge's intents (see ../shared/eval/README.md), measured and never trained on:
+- ``ha_tests``: home-assistant/intents' test suite (tests/en/*.yaml, commit aa550032, CC BY 4.0);
+- ``paraphrases``: crowd-sourced smart-home paraphrases from stanford-oval/thingpedia-common-devices
+  (commit 35592e1f, BSD-3-Clause);
+- ``clinc150``: crowd-sourced assistant queries from clinc/oos-eval (commit 828f8093, CC BY 3.0; Larson et
+  al., EMNLP 2019), none of them for edge.
+Rows per set: in-scope right (``core`` tier), explicit (core rows naming the device kind and an action
+word), and out-of-scope rejected (``hard`` and ``ood`` tiers must give ``none``), for edge's full
+interpretation (classifier, unsupported cues, slots) as ``edge intent --json`` prints it, and for a
+keyword rule set.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,8 +29,23 @@ from edge.understanding.features import tokens
 from edge.understanding.handler import Understanding
 
 REPO = Path(__file__).resolve().parent.parent
-DEV_SET = REPO.parent / "shared" / "eval" / "intents-dev.jsonl"
-ATTRIBUTION = "home-assistant/intents tests/en (commit aa550032, CC BY 4.0), relabelled for edge"
+EVAL_DIR = Path(os.environ.get("EDGE_EVAL_DIR", REPO.parent / "shared" / "eval"))
+DEV_SET = EVAL_DIR / "intents-dev.jsonl"
+# name -> (file, attribution)
+DEV_SETS: dict[str, tuple[Path, str]] = {
+    "ha_tests": (
+        DEV_SET,
+        "home-assistant/intents tests/en (commit aa550032, CC BY 4.0), relabelled for edge",
+    ),
+    "paraphrases": (
+        EVAL_DIR / "intents-dev-paraphrases.jsonl",
+        "stanford-oval/thingpedia-common-devices (commit 35592e1f, BSD-3-Clause), relabelled for edge",
+    ),
+    "clinc150": (
+        EVAL_DIR / "oos-dev-clinc150.jsonl",
+        "clinc/oos-eval data_full.json (commit 828f8093, CC BY 3.0; Larson et al., EMNLP 2019)",
+    ),
+}
 
 
 def load_rows(path: Path = DEV_SET) -> list[dict[str, Any]]:
@@ -93,11 +114,12 @@ def _share(values: list[bool]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
-def run() -> dict[str, Any]:
-    """Both rows of the table, or a skip message when ../shared/eval is absent."""
-    if not DEV_SET.is_file():
-        return {"skipped": f"{DEV_SET} not found: the development set lives outside the repository"}
-    rows = load_rows()
+def run(name: str = "ha_tests") -> dict[str, Any]:
+    """edge's and the keyword rules' scores on one set, or a skip message when ../shared/eval is absent."""
+    path, attribution = DEV_SETS[name]
+    if not path.is_file():
+        return {"skipped": f"{path} not found: the development sets live outside the repository"}
+    rows = load_rows(path)
     config = load_config(REPO / "edge.yaml", board_override="sim")
     bank = DeviceBank.from_config(config, mock_pin_factory(config.board))
     try:
@@ -106,21 +128,26 @@ def run() -> dict[str, Any]:
     finally:
         bank.close()
     return {
-        "source": ATTRIBUTION,
+        "source": attribution,
         "sentences": len(rows),
         "edge": edge_scores,
         "keywords": score(keyword_intent, rows),
     }
 
 
+def run_all(errors: bool = False) -> dict[str, Any]:
+    """Every development set by name; the lists of misses only when ``errors``."""
+    result = {name: run(name) for name in DEV_SETS}
+    if not errors:
+        for scores in result.values():
+            for system in ("edge", "keywords"):
+                scores.get(system, {}).pop("misses", None)
+    return result
+
+
 def main(argv: list[str]) -> int:
     """Print the scores as JSON (misses only with --errors)."""
-    result = run()
-    if "--errors" not in argv:
-        for name in ("edge", "keywords"):
-            if name in result:
-                result[name].pop("misses")
-    print(json.dumps(result, indent=2))
+    print(json.dumps(run_all("--errors" in argv), indent=2))
     return 0
 
 

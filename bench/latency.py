@@ -7,6 +7,9 @@ from the pipeline's own events: endpointing is the trailing silence the endpoint
 the words were already a whole command: reason "complete"), recognition the recognizer's final decode, then
 intent and action. A recognizer that decodes on demand (Whisper) spends its decode inside the pause, so it
 shows in the total, not in "recognition".
+
+``simulated_slow_cpu`` adds the same latency on a CPU whose decodes cost x5 and x15 (bench.slow_cpu): a model
+built from a measured unpaced replay, since a slower board makes the same decisions, only later.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from bench import slow_cpu
 from bench.fixtures import TRAILING_SILENCE_MS, ClipPlayer, bench_config, load_clips
 from edge.events import ActionResult, Intent, Transcript
 from edge.runtime.assembly import build_runtime
@@ -92,4 +96,5 @@ def run(quick: bool) -> dict[str, Any]:
         "clips_without_action": missed,
         "end_of_speech_to_gpio_ms": _percentiles(split["total"]),
         "split_ms": {stage: _percentiles(values) for stage, values in split.items() if stage != "total"},
+        "simulated_slow_cpu": slow_cpu.run(quick),
     }

@@ -32,7 +32,7 @@ from edge.commands.replay import replay
 from edge.config import Config, load_config
 from edge.events import ActionResult, Detection, Event, Intent, Transcript
 from edge.runtime.assembly import Runtime, build_runtime
-from edge.speech.asr import find_vosk_model
+from edge.speech.asr.recognizers import find_vosk_model
 from edge.speech.audio import SAMPLE_RATE_HZ
 
 REPO = Path(__file__).resolve().parent.parent
@@ -172,6 +172,9 @@ def outcome(trial: Trial, engine: str, result: str, events: list[Event], start_m
         "result": result,
         "woke": bool(woke),
         "heard": [t.text for t in texts],
+        # How sure Whisper was of each transcript (None for other recognizers): the refusal's inputs.
+        "word_probability": [t.word_probability for t in texts],
+        "avg_logprob": [t.avg_logprob for t in texts],
         "intents": intents,
         # Audio time from the end of the command's speech to the transcript: the endpointer's delay.
         "endpoint_after_speech_ms": delay,

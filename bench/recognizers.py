@@ -22,9 +22,9 @@ from typing import Any
 from edge.config import load_config
 from edge.devices.bank import DeviceBank
 from edge.runtime.assembly import make_pin_factory
-from edge.speech.asr import recognizer_from_config
+from edge.speech.asr.recognizers import recognizer_from_config
+from edge.speech.asr.whisper import WhisperRecognizer
 from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk
-from edge.speech.whisper import WhisperRecognizer
 from edge.understanding.handler import Understanding
 from edge.understanding.vocabulary import load_vocabulary
 
@@ -111,7 +111,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def whisper_cost(repeats: int = 3) -> dict[str, Any]:
     """Wall and CPU ms of one Whisper decode by command length (a real command, cut or padded with zeros)."""
-    from edge.speech.whisper import bundled_whisper_model
+    from edge.speech.asr.settings import bundled_whisper_model
 
     model = bundled_whisper_model()
     if model is None:

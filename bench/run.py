@@ -3,7 +3,7 @@
     python -m bench [--quick] [--only SECTION ...] [--out results.json]
 
 ``--quick`` shortens each section (5 minutes of negative audio instead of an hour, a third of the
-fixtures) so the whole run fits in a few minutes on a 2-core board; the full run is what the README quotes.
+fixtures) so the whole run fits in a few minutes on a 2-core board; the full run is what docs/benchmarks.md quotes.
 Every number is measured in this run: nothing is cached or copied in.
 """
 
@@ -19,9 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edge.speech.settings import DEFAULT_VOSK_MODEL_DIRS
+from edge.speech.asr.settings import DEFAULT_VOSK_MODEL_DIRS
 
-SECTIONS = ("intent", "wake", "accuracy", "latency", "daemon", "real_speech")
+SECTIONS = ("intent", "wake", "accuracy", "latency", "daemon", "real_speech", "memory")
 
 
 def english_vosk_model() -> Path | None:
@@ -52,15 +52,16 @@ def machine() -> dict[str, Any]:
 
 
 def _sections(quick: bool, vosk: Path | None) -> dict[str, Callable[[], dict[str, Any]]]:
-    from bench import accuracy, daemon_probe, intent_bench, latency, real_speech, wake_cost
+    from bench import accuracy, daemon_probe, intent_bench, latency, memory, real_speech, wake_cost, wake_real
 
     return {
         "intent": lambda: intent_bench.run(quick),
-        "wake": lambda: wake_cost.run(quick, vosk),
+        "wake": lambda: {**wake_cost.run(quick, vosk), "real_people": wake_real.table(quick)},
         "accuracy": lambda: accuracy.run(quick, vosk is not None),
         "latency": lambda: latency.run(quick),
         "daemon": lambda: daemon_probe.run(quick, vosk is not None),
         "real_speech": lambda: real_speech.run(quick),
+        "memory": lambda: memory.run(quick),
     }
 
 
@@ -91,10 +92,25 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"intent: {json.dumps({k: v for k, v in intent.items() if not isinstance(v, dict | list)})}"
         )
+        for name, scores in intent.get("dev_sets", {}).items():
+            edge = scores.get("edge")
+            lines.append(
+                f"intent {name}: in scope {edge['in_scope_right']} explicit {edge['explicit_right']} "
+                f"out of scope rejected {edge['out_of_scope_rejected']} (hard {edge['hard_rejected']}, "
+                f"ood {edge['ood_rejected']})"
+                if edge
+                else f"intent {name}: {scores.get('skipped')}"
+            )
     for engine in results.get("wake", {}).get("engines", []):
         lines.append(
             f"wake {engine['engine']:<13} {engine.get('phrase', ''):<20} cpu/s audio {engine['cpu_seconds_per_audio_second']:.4f}  "
             f"false wakes/h {engine['false_wakes_per_hour']:<6} detection {engine['detection_rate']}"
+        )
+    for row in results.get("wake", {}).get("real_people", {}).get("models", []):
+        low, high = row["miss_rate_95"]
+        lines.append(
+            f"wake real {row['model']:<34} missed {row['missed']}/{row['real_clips']} (95 % {low:.1%}-{high:.1%})  "
+            f"false wakes/h {row['false_wakes_per_hour']} (<= {row['false_wakes_per_hour_upper_95']})"
         )
     for config in results.get("accuracy", {}).get("configurations", []):
         lines.append(
@@ -106,11 +122,20 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"latency end of speech -> GPIO ms: {latency['end_of_speech_to_gpio_ms']} split {latency['split_ms']}"
         )
+        for row in latency.get("simulated_slow_cpu", {}).get("rows", []):
+            lines.append(
+                f"latency with decodes x{row['decode_cost_x']}: {row['end_of_speech_to_gpio_ms']} ms, "
+                f"decode {row['mean_decode_ms']} ms, pipeline behind by up to {row['max_backlog_ms']} ms"
+            )
     for config in results.get("daemon", {}).get("configurations", []):
         lines.append(
             f"daemon wake={config['wake_engine']} asr={config['asr_engine']}: cold start "
             f"{config['cold_start_seconds']} s, peak RSS {config['peak_rss_mb']} MB"
         )
+    for row in results.get("memory", {}).get("steps", {}).get("rows", []):
+        lines.append(f"memory {row['step']:<45} +{row['adds_mb']:>6} MB  rss {row['rss_mb']:>6} MB")
+    for row in results.get("memory", {}).get("levers", []):
+        lines.append(f"memory edge run peak, {row['setting']:<45} {row['peak_rss_mb']} MB")
     real = results.get("real_speech", {})
     if "skipped" in real:
         lines.append(f"real speech: {real['skipped']}")

@@ -28,12 +28,12 @@ import numpy as np
 from bench.negative_stream import negative_stream
 from edge.runtime.assembly import one_blas_thread
 from edge.speech.audio import chunk_samples, read_wav
-from edge.speech.custom_wake import VERIFY_TAIL_HOPS, CustomWakeDetector
-from edge.speech.embedding_stages import Precision
-from edge.speech.wake import MicroWakeDetector
-from edge.speech.wake_evaluation import pad
-from edge.speech.wake_features import HOP_SAMPLES, EmbeddingStream
-from edge.speech.wake_verify import VERIFY_SECONDS
+from edge.speech.wake.custom import VERIFY_TAIL_HOPS, CustomWakeDetector
+from edge.speech.wake.engines import MicroWakeDetector
+from edge.speech.wake.evaluation import pad
+from edge.speech.wake.features import HOP_SAMPLES, EmbeddingStream
+from edge.speech.wake.head_file import Precision
+from edge.speech.wake.verify import VERIFY_SECONDS
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "audio"
 OWW_MODELS = ("alexa", "hey_jarvis", "hey_mycroft", "hey_rhasspy", "okay_nabu")

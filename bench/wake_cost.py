@@ -24,7 +24,7 @@ from bench.fixtures import bench_config, load_clips
 from bench.negative_stream import negative_stream
 from edge.runtime.assembly import one_blas_thread
 from edge.speech.audio import chunk_samples, read_wav
-from edge.speech.wake import wake_from_config
+from edge.speech.wake.engines import wake_from_config
 
 BLOCK_S = 60
 QUIET_S = 60

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "set",
     "pins",
     "audio_devices",
+    "doctor",
     "models",
     "status",
     "service",

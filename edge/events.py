@@ -37,13 +37,20 @@ class Detection(Event):
 
 @dataclass(frozen=True)
 class Transcript(Event):
-    """The command recognizer produced text; ``endpoint`` says why the command ended."""
+    """The command recognizer produced text; ``endpoint`` says why the command ended.
+
+    Whisper also says how sure it was: ``avg_logprob`` of its tokens, ``word_probability`` of its least sure
+    word (0..1) and ``no_speech_prob``; None for recognizers that do not report them.
+    """
 
     text: str
     engine: str
     endpoint: str
     endpoint_ms: float = 0.0
     latency_ms: float = 0.0
+    avg_logprob: float | None = None
+    word_probability: float | None = None
+    no_speech_prob: float | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,19 @@ class ActionResult(Event):
 
 
 @dataclass(frozen=True)
+class HandedOver(Event):
+    """A command edge cannot do was handed to Home Assistant's pipeline; edge itself did nothing.
+
+    ``text`` is what edge heard (Home Assistant transcribes the audio again); ``reason`` is what edge would
+    have said had it kept the command.
+    """
+
+    text: str
+    reason: str
+    target: str = "home-assistant"
+
+
+@dataclass(frozen=True)
 class Timeout(Event):
     """The command window closed with no speech; the pipeline went back to listening."""
 
@@ -103,6 +123,7 @@ _TYPE_NAMES = {
     "Intent": "intent",
     "NotUnderstood": "not-understood",
     "ActionResult": "action",
+    "HandedOver": "handed-over",
     "Timeout": "timeout",
     "StageError": "error",
 }

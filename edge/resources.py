@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.resources
 from pathlib import Path
 
 _CHECKOUT_ROOT = Path(__file__).resolve().parent.parent
@@ -17,4 +16,6 @@ def data_dir(name: str) -> Path:
     in_checkout = _CHECKOUT_ROOT / name
     if (_CHECKOUT_ROOT / "pyproject.toml").is_file() and in_checkout.is_dir():
         return in_checkout
-    return Path(str(importlib.resources.files(f"edge.{name}")))
+    # Not importlib.resources.files(): these folders have no __init__.py, and for such a namespace package
+    # it returns a MultiplexedPath whose str() is no path at all (every wheel install lost its boards).
+    return Path(__file__).resolve().parent / name

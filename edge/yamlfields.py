@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -11,6 +14,34 @@ import yaml
 from edge.errors import ConfigError
 
 _MISSING: Any = object()
+
+
+@dataclass
+class KeyRead:
+    """What a reader asked of one key: the value kind, its default and what it allows (for the docs)."""
+
+    path: str  # dotted key path, e.g. "endpoint.silence_ms"
+    kind: str  # string, boolean, integer, number, list of strings, section, file, directory, value
+    required: bool
+    default: Any = None
+    choices: tuple[str, ...] | None = None
+    low: float | None = None
+    high: float | None = None
+
+
+# Set only while docs/make_configuration.py records which keys the readers ask for; None otherwise.
+_recorded: ContextVar[dict[str, KeyRead] | None] = ContextVar("edge_recorded_reads", default=None)
+
+
+@contextlib.contextmanager
+def recording_reads() -> Iterator[dict[str, KeyRead]]:
+    """Collect every key the config readers ask for while the block runs (the configuration reference)."""
+    reads: dict[str, KeyRead] = {}
+    token = _recorded.set(reads)
+    try:
+        yield reads
+    finally:
+        _recorded.reset(token)
 
 
 def load_yaml_mapping(path: Path) -> dict[str, Any]:
@@ -57,17 +88,30 @@ class Section:
         """Return the dotted key path of ``name`` inside this section."""
         return f"{self.path}.{name}" if self.path else name
 
+    def note(self, name: str, kind: str, default: Any = _MISSING, **allowed: Any) -> None:
+        """Record the read of ``name`` while ``recording_reads`` runs; a later, more specific read wins."""
+        reads = _recorded.get()
+        if reads is None:
+            return
+        path = self.key(name)
+        if kind == "value" and path in reads:
+            return
+        required = default is _MISSING
+        reads[path] = KeyRead(path, kind, required, None if required else default, **allowed)
+
     def fail(self, name: str, message: str) -> NoReturn:
         """Raise a ConfigError for key ``name`` of this section."""
         raise ConfigError(self.source, self.key(name), message)
 
     def has(self, name: str) -> bool:
         """Tell whether the key is present (and mark it as known)."""
+        self.note(name, "value", None)
         self._seen.add(name)
         return name in self.data
 
     def raw(self, name: str, default: Any = _MISSING) -> Any:
         """Return the raw value, or the default; a missing key with no default is an error."""
+        self.note(name, "value", default)
         self._seen.add(name)
         if name not in self.data:
             if default is _MISSING:
@@ -77,10 +121,12 @@ class Section:
 
     def section(self, name: str) -> Section:
         """Return the nested mapping ``name`` (empty when absent)."""
+        self.note(name, "section", None)
         return Section(self.source, self.key(name), self.raw(name, None))
 
     def string(self, name: str, default: Any = _MISSING, *, choices: Sequence[str] | None = None) -> Any:
         """Return a string value, optionally one of ``choices``."""
+        self.note(name, "string", default, choices=tuple(choices) if choices is not None else None)
         value = self.raw(name, default)
         if value is None and default is None:
             return None
@@ -92,6 +138,7 @@ class Section:
 
     def boolean(self, name: str, default: Any = _MISSING) -> bool:
         """Return a true/false value (YAML booleans only, not strings)."""
+        self.note(name, "boolean", default)
         value = self.raw(name, default)
         if not isinstance(value, bool):
             self.fail(name, f"expected true or false, got {_kind(value)} {value!r}")
@@ -101,6 +148,7 @@ class Section:
         self, name: str, default: Any = _MISSING, *, low: int | None = None, high: int | None = None
     ) -> Any:
         """Return an integer within ``[low, high]``."""
+        self.note(name, "integer", default, low=low, high=high)
         value = self.raw(name, default)
         if value is None and default is None:
             return None
@@ -114,6 +162,7 @@ class Section:
         self, name: str, default: Any = _MISSING, *, low: float | None = None, high: float | None = None
     ) -> Any:
         """Return a float within ``[low, high]``."""
+        self.note(name, "number", default, low=low, high=high)
         value = self.raw(name, default)
         if value is None and default is None:
             return None
@@ -125,6 +174,7 @@ class Section:
 
     def string_list(self, name: str) -> tuple[str, ...]:
         """Return a list of non-empty strings (a single string is not accepted)."""
+        self.note(name, "list of strings", [])
         value = self.raw(name, [])
         if value is None:
             return ()
@@ -177,6 +227,7 @@ def _optional_path(
     section: Section, key: str, base_dir: Path, *, directory: bool, hint: str = ""
 ) -> Path | None:
     value = section.string(key, None)
+    section.note(key, "directory" if directory else "file", None)
     if value is None:
         return None
     path = base_dir / Path(value).expanduser()
@@ -193,6 +244,7 @@ def optional_file(section: Section, key: str, base_dir: Path) -> Path | None:
 def existing_file(section: Section, key: str, base_dir: Path, default: Path) -> Path:
     """The file ``key`` names, or ``default`` when unset; refused when it does not exist."""
     path = optional_file(section, key, base_dir)
+    section.note(key, "file", default)
     if path is not None:
         return path
     if not default.is_file():

@@ -8,9 +8,9 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from edge.config import Config
-from edge.devices.actions import align_intent, execute, plan_action
 from edge.devices.bank import DeviceBank
 from edge.events import ActionResult, Intent, NotUnderstood
+from edge.understanding.actions import align_intent, execute, plan_action
 from edge.understanding.handler import Understanding
 from edge.understanding.slots import Slots
 

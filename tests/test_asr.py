@@ -16,10 +16,15 @@ from typing import Any
 import pytest
 
 from edge.errors import ModelError
-from edge.speech.asr import PhraseGrammar, PocketSphinxRecognizer, phrase_grammar, recognizer_from_config
+from edge.speech.asr.model_fetch import MODELS, fetch_model, installed_models
+from edge.speech.asr.recognizers import (
+    PhraseGrammar,
+    PocketSphinxRecognizer,
+    phrase_grammar,
+    recognizer_from_config,
+)
+from edge.speech.asr.settings import AsrConfig
 from edge.speech.audio import chunk_samples, read_wav
-from edge.speech.model_fetch import MODELS, fetch_model, installed_models
-from edge.speech.settings import AsrConfig
 
 from .support import edge_command, subprocess_env
 from .test_wake import CLIPS, FIXTURES
@@ -126,7 +131,7 @@ def test_grammar_drops_phrases_with_unknown_words(caplog: pytest.LogCaptureFixtu
     assert language(grammar) == {
         f"{lead} {c}".strip() for lead in ("", "hey", "jarvis", "hey jarvis") for c in commands
     }
-    with caplog.at_level(logging.WARNING, logger="edge.speech.asr"):
+    with caplog.at_level(logging.WARNING, logger="edge.speech.asr.recognizers"):
         PocketSphinxRecognizer(["turn on the lamp", "turn on the zorblatt"])
     assert "zorblatt" in caplog.text
 

@@ -52,6 +52,19 @@ def test_always_on_cost_and_false_wakes_per_engine(results: dict[str, Any]) -> N
         assert _fraction(engine["detection_rate"]) and engine["positive_clips"] > 0
 
 
+def test_wake_table_on_real_people_gives_intervals(results: dict[str, Any]) -> None:
+    real = results["wake"]["real_people"]
+    if "skipped" in real:
+        pytest.skip(real["skipped"])
+    rows = {row["model"]: row for row in real["models"]}
+    assert {"micro:alexa alone", "micro:alexa +whisper (shipped)"} <= set(rows)
+    for row in rows.values():
+        low, high = row["miss_rate_95"]
+        assert row["real_clips"] > 0 and low <= row["miss_rate"] <= high
+        assert 0 <= row["false_wakes_per_hour"] <= row["false_wakes_per_hour_upper_95"]
+        assert row["other_real_clips_hours"] > 0 and row["stream_hours"] > 0
+
+
 def test_command_accuracy_side_by_side(results: dict[str, Any]) -> None:
     configurations = results["accuracy"]["configurations"]
     modes = {(c["asr_engine"], c["asr_mode"]) for c in configurations}
@@ -71,6 +84,12 @@ def test_latency_is_split_by_stage(results: dict[str, Any]) -> None:
     assert set(latency["split_ms"]) == {"endpointing", "recognition", "intent", "action"}
     for stage in latency["split_ms"].values():
         assert 0 <= stage["p50"] <= stage["p90"]
+    # The slow-CPU model: the same decodes, each costlier, so each slowdown is later than the one before.
+    rows = latency["simulated_slow_cpu"]["rows"]
+    assert [row["decode_cost_x"] for row in rows] == [1, 5, 15]
+    p50s = [row["end_of_speech_to_gpio_ms"]["p50"] for row in rows]
+    assert 0 < p50s[0] < p50s[1] < p50s[2]
+    assert latency["simulated_slow_cpu"]["decodes"] > 0
 
 
 def test_intent_accuracy_and_speed(results: dict[str, Any]) -> None:
@@ -107,3 +126,14 @@ def test_real_speech_rows_or_a_clear_skip(results: dict[str, Any]) -> None:
         )
         assert all(_fraction(protocol[f"{key}_rate"]) for key in ("right", "no_action", "wrong"))
         assert engine["protocol_by_pause_s"] and engine["negatives"]["n"] > 0
+
+
+def test_memory_table_and_levers(results: dict[str, Any]) -> None:
+    memory = results["memory"]
+    steps = [row["step"] for row in memory["steps"]["rows"]]
+    assert steps[0] == "interpreter" and any(step.startswith("whisper tiny.en") for step in steps)
+    assert all(row["rss_mb"] > 0 for row in memory["steps"]["rows"])
+    assert memory["steps"]["malloc"]["arenas"] >= 1
+    peaks = {row["setting"]: row["peak_rss_mb"] for row in memory["levers"]}
+    # The int8 copy is the largest lever: quantizing the float16 file while loading peaks far higher.
+    assert peaks["all levers (shipped)"] + 30 < peaks["no int8 copy of Whisper (cache not writable)"]

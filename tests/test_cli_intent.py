@@ -83,7 +83,8 @@ def test_train_writes_a_model_that_loads(tmp_path: Path, capsys) -> None:
     summary = json.loads(capsys.readouterr().out)
     # Held-out template sentences include close negatives (a colour vs. no command), so not ~100 %.
     assert summary["model"] == str(out) and summary["heldout_accuracy"] > 0.9
-    assert out.stat().st_size == summary["size_bytes"] < 200_000  # the issue's limit for the model
+    # Issue 18: everything in models/ within 30 MB; the n-gram MLP is about 2 MB of it.
+    assert out.stat().st_size == summary["size_bytes"] < 4 * 1024 * 1024
     config = config_with_model(tmp_path, out)
     assert main(["intent", "turn the fan off", "--json", "-c", str(config), "--board", "sim"]) == 0
     assert json.loads(capsys.readouterr().out)["intent"] == "fan_off"

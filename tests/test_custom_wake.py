@@ -13,12 +13,12 @@ import yaml
 from edge.cli import main
 from edge.errors import EXIT_CONFIG, EXIT_USAGE
 from edge.speech.audio import read_wav
-from edge.speech.custom_wake import CustomWakeDetector
-from edge.speech.settings import WakeConfig
-from edge.speech.wake import wake_from_config
-from edge.speech.wake_evaluation import detects, held_back_positives, pad
-from edge.speech.wake_synthesis import noise
-from edge.speech.wake_training import TINY_SETTINGS, train_wake_word
+from edge.speech.wake.custom import CustomWakeDetector
+from edge.speech.wake.engines import wake_from_config
+from edge.speech.wake.evaluation import detects, held_back_positives, pad
+from edge.speech.wake.settings import WakeConfig
+from edge.speech.wake.synthesis import noise
+from edge.speech.wake.training import TINY_SETTINGS, train_wake_word
 from edge.tflite_model import read_tflite
 from tests.support import SHIPPED_CONFIG, edge_command, subprocess_env
 
@@ -185,7 +185,9 @@ def test_a_head_for_other_embeddings_is_refused_in_one_line(
         ({"engine": "custom"}, "wake.model: engine custom needs model: FILE"),
         ({"engine": "micro", "model": "x.tflite"}, "wake.model: is only read by engine custom"),
         ({"engine": "custom", "model": "missing.tflite"}, "wake.model: file not found"),
-        ({"engine": "micro", "verify": False}, "wake.verify: unknown key"),
+        ({"engine": "pocketsphinx", "verify": False}, "wake.verify: unknown key"),
+        # A wrong step is named even when the model file is wrong too (here: the config file itself).
+        ({"engine": "custom", "model": "edge.yaml", "step_ms": 100}, "wake.step_ms: 100 must be a multiple"),
     ],
 )
 def test_custom_engine_config_errors(tmp_path: Path, capsys, wake: dict[str, object], message: str) -> None:
@@ -219,7 +221,7 @@ def test_too_few_recordings_is_a_usage_error(tmp_path: Path, capsys) -> None:
 
 
 def test_negative_stream_windows_do_not_depend_on_the_thread_count() -> None:
-    from edge.speech.wake_training import stream_windows
+    from edge.speech.wake.training import stream_windows
 
     audio = np.random.default_rng(4).standard_normal(16000 * 6).astype(np.float32) * 0.1
     one = stream_windows(audio, 8, 1)
@@ -244,6 +246,39 @@ def test_wake_test_reports_the_head_and_the_whisper_check(tiny_model: Path) -> N
     assert summary["miss_rate"] >= summary["head_miss_rate"]
     assert summary["false_wakes_per_hour"] <= summary["head_false_wakes_per_hour"]
     assert 0.0 <= summary["head_miss_rate"] <= 1.0 and summary["negative_hours"] > 0
+
+
+def test_wake_test_reports_real_dev_clips_of_the_phrase_where_they_are(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    import json
+
+    audio = tmp_path / "eval" / "audio"
+    audio.mkdir(parents=True)
+    rows = []
+    for index, (voice, text) in enumerate([("en-us", PHRASE), ("en-gb", PHRASE), ("en-us", "good morning")]):
+        path = audio / f"clip{index}.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True)  # 22 kHz: resampled
+        rows.append({"file": path.name, "wake_word": PHRASE if text == PHRASE else None})
+    (audio / "manifest.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+
+    def wake_test(eval_dir: Path) -> dict:
+        result = subprocess.run(
+            edge_command("wake", "test", str(tiny_model), "--clips", "2", "--hours", "0.005", "--json"),
+            capture_output=True,
+            text=True,
+            env=subprocess_env(EDGE_EVAL_DIR=str(eval_dir)),
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    real = wake_test(tmp_path / "eval")["real_dev_clips"]
+    assert real["clips"] == 2 and real["folder"] == str(audio)
+    assert 0 <= real["head_missed"] <= real["missed"] <= 2
+    low, high = real["miss_rate_95"]
+    assert low <= real["miss_rate"] <= high and high - low > 0.3  # two clips say little
+    assert wake_test(tmp_path / "nowhere")["real_dev_clips"] is None
 
 
 def _spoken(command: list[str], text: str, out: Path) -> np.ndarray:
@@ -324,7 +359,7 @@ def test_whisper_check_borrows_the_command_recognizers_model(tiny_model: Path) -
 
     from edge.config import load_config
     from edge.runtime.assembly import build_runtime
-    from edge.speech.whisper import WhisperRecognizer
+    from edge.speech.asr.whisper import WhisperRecognizer
 
     config = load_config(SHIPPED_CONFIG, board_override="sim")
     wake = replace(config.wake, engine="custom", model=tiny_model, phrases=(PHRASE,), verify=True)

@@ -145,7 +145,7 @@ class SwitchHandler:
     def __init__(self, bank: DeviceBank) -> None:
         self.bank = bank
 
-    def handle(self, text: str, timestamp_ms: int) -> list[Event]:
+    def handle(self, text: str, timestamp_ms: int, heard: object = None) -> list[Event]:
         words = text.split()
         if len(words) != 2 or words[0] not in self.bank or words[1] not in ("on", "off"):
             return [NotUnderstood(timestamp_ms, text, "no such command")]

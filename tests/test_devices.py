@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from edge.config import Config, DeviceConfig
+from edge.config import Config
 from edge.devices.bank import Device, DeviceBank
+from edge.devices.settings import DeviceConfig
 from edge.errors import DeviceError
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +36,20 @@ NEGATIVES = [clip for clip in MANIFEST if clip["intent"] is None]
 # pauses, +-12 dB, reverb, fifteen voices) the shipped config (Whisper tiny.en) got 27 of 42 (worktree at 01:45;
 # PocketSphinx grammar 20 of 42). Whisper misses the most robotic voices; this floor catches a regression without
 # pretending the pipeline is better than it is. Accuracy on real people is tests/test_real_speech.py's.
-MIN_COMMAND_ACCURACY = 0.6
+# Since asr.min_certainty (bench/transcript_certainty.py), Whisper's unsure guesses at the robotic voices
+# ("journey on the bedroom light", "set of ends deemed to high", "turn off the pan") are answered "sorry, I
+# didn't catch that" instead of acted on: 23 of 42 right (29 with the check off), and no clip switches a device
+# it did not ask for.
+MIN_COMMAND_ACCURACY = 0.5
 
 
 def _config() -> Config:
-    # The shipped config as is: asr.engine auto resolves to Whisper, which installs with edge, so a developer's
-    # English Vosk model does not change what CI checks.
-    return load_config(SHIPPED_CONFIG, board_override="sim")
+    # The shipped config: asr.engine auto resolves to Whisper, which installs with edge, so a developer's
+    # English Vosk model does not change what CI checks. Whisper's wake check is off here: it refuses the
+    # robotic synthetic voices' wake words (with it 22 of 42 clips were right, without 27), while it accepts
+    # real people's (tests/test_wake.py, tests/test_real_speech.py); this test is about the rest of the path.
+    config = load_config(SHIPPED_CONFIG, board_override="sim")
+    return replace(config, wake=replace(config.wake, verify=False))
 
 
 @pytest.fixture(scope="module")
@@ -95,14 +103,20 @@ def pins_as_expected(levels: dict[str, dict[str, Any]], expected: dict[str, dict
 
 
 def test_command_clips_set_the_expected_pins(runtime: Runtime, factory: MockFactory) -> None:
-    wrong = []
+    missed, switched_wrongly = [], []
     for clip in POSITIVES:
         events = replay_clip(runtime, clip["file"])
         woke = any(isinstance(event, Detection) for event in events)
-        if not woke or not pins_as_expected(pin_levels(runtime, factory), clip["devices"]):
-            wrong.append(Path(clip["file"]).name)
-    accuracy = 1 - len(wrong) / len(POSITIVES)
-    assert accuracy >= MIN_COMMAND_ACCURACY, f"accuracy {accuracy:.2f}; wrong: {wrong}"
+        levels = pin_levels(runtime, factory)
+        if not woke or not pins_as_expected(levels, clip["devices"]):
+            missed.append(Path(clip["file"]).name)
+        # Every clip starts with everything off: a device on that the clip does not turn on is a wrong action.
+        expected_on = {name for name, state in clip["devices"].items() if state["on"]}
+        if {name for name, state in levels.items() if state["on"]} - expected_on:
+            switched_wrongly.append(Path(clip["file"]).name)
+    accuracy = 1 - len(missed) / len(POSITIVES)
+    assert accuracy >= MIN_COMMAND_ACCURACY, f"accuracy {accuracy:.2f}; missed: {missed}"
+    assert not switched_wrongly
 
 
 @pytest.mark.parametrize("clip", NEGATIVES, ids=[Path(c["file"]).stem for c in NEGATIVES])

@@ -13,7 +13,7 @@ from edge.speech.audio import SAMPLE_RATE_HZ, AudioChunk, chunk_samples, read_wa
 from edge.speech.endpoint import LEAD_IN_MS, Endpointer, level_db
 from edge.speech.settings import EndpointConfig
 from edge.speech.vad import EnergyVad
-from edge.speech.wake import MicroWakeDetector
+from edge.speech.wake.engines import MicroWakeDetector
 
 from .support import REPO
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from edge.config import Config, FeedbackConfig
+from edge.config import Config
 from edge.events import ActionResult, Detection, Intent, NotUnderstood, StageError, Timeout, Transcript
 from edge.runtime.feedback import LISTENING_DIM, SOUND_NAMES, Feedback, load_sounds
+from edge.runtime.settings import FeedbackConfig
 
 WAKE = Detection(1000, "hey_jarvis", 0.99)
 HEARD = Transcript(2000, "turn on the lamp", "pocketsphinx", "silence")

@@ -14,6 +14,7 @@ import sys
 import textwrap
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,7 +26,8 @@ from .support import REPO, edge_command, subprocess_env
 FIXTURE = REPO / "tests/fixtures/commands/turn_on_the_kitchen_light__flite_kal16__clean.wav"
 
 pytestmark = pytest.mark.skipif(
-    not Path("/usr/share/alsa/alsa.conf").exists(), reason="needs ALSA's configuration (libasound2)"
+    not Path("/usr/share/alsa/alsa.conf").exists(),
+    reason="needs ALSA's configuration (apt-get install libportaudio2, which brings it)",
 )
 
 
@@ -63,23 +65,24 @@ if args.get("wait_for_drops"):
         if source.drops:
             break
         deadline.wait(0.01)
-got = []
+got, stamps = [], []
 for chunk in source.chunks():
     got.append(chunk.samples())
+    stamps.append([chunk.timestamp_ms, int(chunk.samples()[0])])
     if sum(map(len, got)) >= args["samples"]:
         break
 # The reader always takes the oldest queued audio, so a drop before this point means a gap in what it got.
 drops_while_reading = source.drops
 source.close()
 np.save(args["out"], np.concatenate(got)[: args["samples"]])
-stats = {"drops": source.drops, "drops_while_reading": drops_while_reading}
+stats = {"drops": source.drops, "drops_while_reading": drops_while_reading, "stamps": stamps}
 print(json.dumps({**stats, "overflows": source.overflows, "rate_hz": source.rate_hz}))
 """
 
 
 def capture(
     tmp_path: Path, raw: bytes, samples: int, **settings: object
-) -> tuple[np.ndarray, dict[str, int]]:
+) -> tuple[np.ndarray, dict[str, Any]]:
     env = fake_sound_card(tmp_path / "home", raw)
     wait = settings.pop("wait_for_drops", False)
     out = tmp_path / "captured.npy"
@@ -145,6 +148,9 @@ def test_a_full_queue_drops_the_oldest_audio_and_counts_it(tmp_path: Path) -> No
     )
     assert stats["drops"] > 0
     assert got[0] != 0, "the first chunk of the stream should have been dropped, not the newest"
+    # Each chunk is stamped with its true place in the stream, gaps included: the ramp says where it was.
+    for timestamp_ms, first in stats["stamps"]:
+        assert abs(timestamp_ms * 16 - first * 10) < 26, (timestamp_ms, first)
 
 
 def test_an_unknown_device_is_an_audio_error(tmp_path: Path) -> None:

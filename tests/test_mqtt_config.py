@@ -56,7 +56,7 @@ def test_a_password_comes_from_its_file_and_tls_moves_the_default_port(tmp_path:
     (tmp_path / "pw").write_text("s3cret\nignored\n", encoding="utf-8")
     ca = Path("/etc/ssl/certs/ca-certificates.crt")
     if not ca.is_file():
-        pytest.skip("no system CA bundle to stand in for a broker CA")
+        pytest.skip("no system CA bundle to stand in for a broker CA (apt-get install ca-certificates)")
     mqtt = _load(
         tmp_path, {"host": "b", "username": "edge", "password_file": "pw", "tls": {"ca_file": str(ca)}}
     ).mqtt
@@ -124,7 +124,10 @@ def test_the_install_adds_the_mqtt_dropin_only_when_mqtt_is_on(tmp_path: Path) -
     assert named["IPAddressDeny"] == [""] and "IPAddressAllow" not in named
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None,
+    reason="systemd-analyze is not installed (apt-get install systemd)",
+)
 def test_systemd_analyze_rates_the_unit_with_the_mqtt_dropin(tmp_path: Path) -> None:
     unit_dir = tmp_path / "etc/systemd/system"
     (unit_dir / "edge.service.d").mkdir(parents=True)
@@ -134,7 +137,8 @@ def test_systemd_analyze_rates_the_unit_with_the_mqtt_dropin(tmp_path: Path) -> 
     )
     with_mqtt = exposure_under_root(tmp_path)
     without = exposure(REPO / "systemd" / "edge.service")
-    assert without < with_mqtt <= 1.5, (without, with_mqtt)  # README reports 0.6 without, 1.4 with
+    # docs/benchmarks.md reports 0.6 without, 1.4 with.
+    assert without < with_mqtt <= 1.5, (without, with_mqtt)
 
 
 def exposure_under_root(root: Path) -> float:

@@ -95,11 +95,11 @@ def test_journal_logging_has_priorities_and_no_timestamps(tmp_path, monkeypatch,
         info = os.fstat(stream.fileno())
         monkeypatch.setenv("JOURNAL_STREAM", f"{info.st_dev}:{info.st_ino}")
         configure_logging(logging.INFO, stream)
-        logging.getLogger("edge.speech.wake").info("wake: %s score=%.2f", "hey_jarvis", 0.91)
+        logging.getLogger("edge.speech.wake.engines").info("wake: %s score=%.2f", "hey_jarvis", 0.91)
         logging.getLogger("edge.speech.audio").warning("audio: 3 chunks dropped")
         stream.seek(0)
         assert stream.read().splitlines() == [
-            "<6>edge.speech.wake: wake: hey_jarvis score=0.91",
+            "<6>edge.speech.wake.engines: wake: hey_jarvis score=0.91",
             "<4>edge.speech.audio: audio: 3 chunks dropped",
         ]
 

@@ -13,9 +13,10 @@ from edge.config import load_config
 from edge.errors import BackendMissingError, ConfigError
 from edge.events import ActionResult, Detection, Event, NotUnderstood, StageError, Timeout, Transcript
 from edge.runtime.replies import reply_for
-from edge.runtime.speaker import EspeakSynthesizer, Speaker, VoiceConfig, WakeMute, synthesizer_from_config
+from edge.runtime.settings import VoiceConfig
+from edge.runtime.speaker import EspeakSynthesizer, Speaker, WakeMute, synthesizer_from_config
 from edge.speech.audio import chunk_samples, read_wav
-from edge.speech.wake import MicroWakeDetector
+from edge.speech.wake.engines import MicroWakeDetector
 
 from .support import SHIPPED_CONFIG
 

@@ -93,7 +93,10 @@ def test_the_unit_has_the_required_keys() -> None:
     assert unit["Install"]["WantedBy"] == ["multi-user.target"]
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None,
+    reason="systemd-analyze is not installed (apt-get install systemd)",
+)
 def test_systemd_analyze_rates_the_unit_safe(tmp_path) -> None:
     assert exposure(UNIT) <= MAX_EXPOSURE
     # The unit as installed on a machine without a gpio group rates the same or better.
@@ -206,7 +209,10 @@ def test_cli_rejects_a_broken_config_before_installing(tmp_path) -> None:
     assert not (tmp_path / "root").exists()
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None,
+    reason="systemd-analyze is not installed (apt-get install systemd)",
+)
 def test_systemd_knows_every_key_of_the_installed_unit(tmp_path) -> None:
     installed = tmp_path / "edge.service"
     installed.write_text(render_unit(unit_template(), f"{shutil.which('true')} run", ["audio"]))

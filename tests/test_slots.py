@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from edge.config import Config, DeviceConfig
+from edge.config import Config
+from edge.devices.settings import DeviceConfig
 from edge.understanding.numbers import parse_number, spoken
 from edge.understanding.slots import SlotParser
 from edge.understanding.targets import TargetFinder, Targets

@@ -15,6 +15,10 @@ from edge.understanding.unsupported import cue_label, reason_for
         ("turn on smart socket", "unsupported_plug"),
         ("close the blinds", "unsupported_cover"),
         ("stop my timer", "unsupported_timer"),
+        ("notify me when the kitchen light turns on", "unsupported_rule"),
+        ("make the fan oscillate", "unsupported_fan_mode"),
+        ("turn on the oscillating fan", None),  # a kind of fan, not a mode
+        ("play some jazz", "unsupported_media"),
         ("turn on the front door light", None),  # a place before a light is not a door request
         ("turn on the lamp by the window", None),
     ],

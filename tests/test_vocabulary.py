@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import Config, DeviceConfig
+from edge.config import Config
+from edge.devices.settings import DeviceConfig
 from edge.errors import ConfigError
 from edge.understanding.templates import TemplateError, parse, sample
 from edge.understanding.vocabulary import INTENTS, MAX_COMMAND_PHRASES, load_vocabulary
@@ -107,3 +108,21 @@ def test_a_bad_training_file_names_file_and_key(tmp_path: Path, shipped_config: 
     (tmp_path / "training.yaml").write_text("sentences:\n  light_sideways: ['tilt {light}']\n")
     with pytest.raises(ConfigError, match=r"training.yaml: sentences.light_sideways: unknown label"):
         load_vocabulary(tmp_path / "intents.yaml", shipped_config.devices)
+
+
+def test_grammar_files_add_sentences_and_may_not_redefine_a_slot(
+    tmp_path: Path, shipped_config: Config
+) -> None:
+    (tmp_path / "intents.yaml").write_text(shipped_config.intent.vocabulary.read_text())
+    grammar = tmp_path / "grammar"
+    grammar.mkdir()
+    (grammar / "a.yaml").write_text(
+        "slots:\n  z_thing: ['(kettle|toaster)']\nsentences:\n  none: ['boil the {z_thing}']\n"
+    )
+    (grammar / "b.yaml").write_text("sentences:\n  none: ['descale the {z_thing}']\n")
+    labelled = dict(load_vocabulary(tmp_path / "intents.yaml", shipped_config.devices).labelled_sentences())
+    assert labelled["boil the toaster"] == "none" and labelled["descale the kettle"] == "none"
+    (grammar / "c.yaml").write_text("slots:\n  z_thing: ['(oven)']\n")
+    with pytest.raises(ConfigError) as err:
+        load_vocabulary(tmp_path / "intents.yaml", shipped_config.devices)
+    assert "c.yaml" in str(err.value) and "z_thing" in str(err.value)

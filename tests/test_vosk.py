@@ -14,11 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.speech.asr import VoskRecognizer, is_vosk_model, load_vosk_model, recognizer_from_config
+from edge.speech.asr.recognizers import VoskRecognizer, is_vosk_model, load_vosk_model, recognizer_from_config
+from edge.speech.asr.settings import AsrConfig
 from edge.speech.audio import chunk_samples, read_wav
 from edge.speech.endpoint import Endpointer
-from edge.speech.settings import AsrConfig, EndpointConfig, WakeConfig
-from edge.speech.wake import VoskWakeDetector, wake_from_config
+from edge.speech.settings import EndpointConfig
+from edge.speech.wake.engines import VoskWakeDetector, wake_from_config
+from edge.speech.wake.settings import WakeConfig
 
 from .test_asr import Phrases
 

@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edge.speech.asr.settings import bundled_whisper_model
+from edge.speech.asr.whisper import decode_tokens
 from edge.speech.audio import read_wav
-from edge.speech.embedding_stages import Precision
-from edge.speech.wake_evaluation import pad
-from edge.speech.wake_features import EmbeddingStream
-from edge.speech.wake_synthesis import noise
-from edge.speech.wake_verify import PhraseVerifier, prompt_tokens, spells_phrase
-from edge.speech.whisper import bundled_whisper_model, decode_tokens
+from edge.speech.wake.evaluation import pad
+from edge.speech.wake.features import EmbeddingStream
+from edge.speech.wake.head_file import Precision
+from edge.speech.wake.synthesis import noise
+from edge.speech.wake.verify import PhraseVerifier, prompt_tokens, spells_phrase
 
 BENCH_SPEECH = Path(__file__).resolve().parents[1] / "bench" / "audio"
 
@@ -106,7 +107,7 @@ def test_batching_never_changes_the_numbers() -> None:
 def test_numpy_mels_are_the_models_mels() -> None:
     from ai_edge_litert.interpreter import Interpreter
 
-    from edge.speech.wake_features import MelFrontend, feature_models_dir
+    from edge.speech.wake.features import MelFrontend, feature_models_dir
 
     path = feature_models_dir() / "melspectrogram.tflite"
     model = Interpreter(model_path=str(path), num_threads=1)
@@ -151,9 +152,9 @@ def test_a_quiet_room_costs_almost_no_embeddings() -> None:
 @pytest.mark.parametrize("precision", ["float", "int8"])
 def test_the_staged_network_gives_the_whole_models_numbers(precision: Precision) -> None:
     """Stages that keep their context, stepped 8 hops at a time, against the whole network on each window."""
-    from edge.speech.embedding_int8 import load_ranges, quantize_embedding
-    from edge.speech.embedding_stages import SizedModel
-    from edge.speech.wake_features import MelFrontend, feature_models_dir
+    from edge.speech.wake.embedding_graph import SizedModel
+    from edge.speech.wake.embedding_int8 import load_ranges, quantize_embedding
+    from edge.speech.wake.features import MelFrontend, feature_models_dir
 
     audio = _speech_and_quiet(5)[: 1280 * 64]
     streamed = _stream(audio, EmbeddingStream(8, precision=precision))
@@ -183,8 +184,9 @@ def test_ranges_for_another_embedding_model_are_refused(tmp_path: Path) -> None:
     import json
 
     from edge.errors import ModelError
-    from edge.speech.embedding_int8 import load_ranges, quantize_embedding, ranges_path
-    from edge.speech.wake_features import feature_models_dir
+    from edge.speech.wake.embedding_int8 import load_ranges, quantize_embedding
+    from edge.speech.wake.features import feature_models_dir
+    from edge.speech.wake.head_file import ranges_path
 
     ranges = json.loads(ranges_path().read_text())
     ranges["model_sha256"] = "0" * 64
@@ -200,8 +202,8 @@ def test_ranges_for_another_embedding_model_are_refused(tmp_path: Path) -> None:
 
 def test_a_model_that_is_not_the_embedding_network_is_refused() -> None:
     from edge.errors import ModelError
-    from edge.speech.embedding_stages import StagedEmbedding
-    from edge.speech.wake_features import feature_models_dir
+    from edge.speech.wake.embedding_stages import StagedEmbedding
+    from edge.speech.wake.features import feature_models_dir
 
     with pytest.raises(ModelError, match=r"melspectrogram\.tflite: not the speech embedding model"):
         StagedEmbedding(feature_models_dir() / "melspectrogram.tflite")
@@ -209,7 +211,8 @@ def test_a_model_that_is_not_the_embedding_network_is_refused() -> None:
 
 def test_a_missing_ranges_file_is_one_clear_error(tmp_path: Path) -> None:
     from edge.errors import ModelError
-    from edge.speech.embedding_int8 import load_ranges, ranges_digest
+    from edge.speech.wake.embedding_int8 import load_ranges
+    from edge.speech.wake.head_file import ranges_digest
 
     missing = tmp_path / "wake_embedding_int8.json"
     for read in (ranges_digest, load_ranges):

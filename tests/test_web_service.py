@@ -14,7 +14,9 @@ from edge.cli import main
 from .support import SHIPPED_CONFIG
 
 DROPIN = Path("etc/systemd/system/edge.service.d/web.conf")
-has_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
+has_analyze = pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None, reason="needs systemd-analyze (apt-get install systemd)"
+)
 
 
 def _install(tmp_path: Path, web_yaml: str) -> Path:

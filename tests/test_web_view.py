@@ -214,6 +214,15 @@ def test_the_page_shows_a_spoken_command_and_switches_a_pin_from_the_box(
     _wait(browser, lambda d: _counter(d, "commands understood") == "2", "the counters")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#history li")) == 2
 
+    # A sentence of two commands: both are done, and each part has its own row.
+    browser.find_element(By.ID, "command-text").send_keys("fan on and turn off the bedroom light\n")
+    _wait(
+        browser, lambda d: _device_on(d, "ceiling_fan") and not _device_on(d, "bedroom_light"), "both parts"
+    )
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#history li")) == 4, "a row for each part")
+    rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#history li")[:2]]
+    assert any("fan on" in row for row in rows) and any("turn off the bedroom light" in row for row in rows)
+
     screenshot = tmp_path / "web-view.png"
     browser.save_screenshot(str(screenshot))
     assert screenshot.stat().st_size > 10_000

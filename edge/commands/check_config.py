@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from edge.commands.common import load
+from edge.config import Config
 from edge.devices.bank import DeviceBank, mock_pin_factory
+from edge.integrations.wyoming.settings import WyomingConfig
+from edge.runtime.footprint import expected, fit_warning, whisper_over_budget
 from edge.understanding.validation import validate_models
 
 
@@ -51,4 +55,41 @@ def run(args: argparse.Namespace) -> int:
     print(f"  asr:     {config.asr.engine} ({config.asr.mode})")
     for line in model_summary:
         print(f"  {line}")
+    if config.wyoming is not None:
+        print(f"  {wyoming_summary(config.wyoming)}")
+    _print_memory(config)
     return 0
+
+
+def _print_memory(config: Config) -> None:
+    """The estimated peak against the board's budget; a warning line on stderr when it will not fit."""
+    footprint = expected(config)
+    budget = config.board.memory_budget_mb
+    against = (
+        f"{config.board.name} budget {budget} MB" if budget else f"no memory budget on {config.board.name}"
+    )
+    print(f"  memory:  {footprint.describe()} peak for edge run ({against})")
+    passed_by = whisper_over_budget(config)
+    if passed_by:
+        print(f"  asr auto: not Whisper on this board: {passed_by}")
+    warning = fit_warning(config, footprint)
+    if warning:
+        print(f"edge: warning: {warning}", file=sys.stderr)
+
+
+def wyoming_summary(wyoming: WyomingConfig) -> str:
+    """One line: what the Wyoming server offers Home Assistant and who can reach it."""
+    offers = [
+        name
+        for name, on in (
+            ("satellite", wyoming.satellite),
+            ("wake words", wyoming.wake_service),
+            ("speech-to-text", wyoming.asr_service),
+        )
+        if on
+    ]
+    if wyoming.loopback:
+        reach = "this machine only"
+    else:
+        reach = "the local network" + (", announced by zeroconf" if wyoming.zeroconf else "")
+    return f"wyoming: {', '.join(offers)} on {wyoming.host}:{wyoming.port} ({reach})"

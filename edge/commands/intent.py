@@ -6,7 +6,7 @@ import argparse
 
 from edge.commands.common import load, print_json
 from edge.devices.bank import DeviceBank, mock_pin_factory
-from edge.understanding.handler import Understanding
+from edge.understanding.handler import Interpretation, Understanding
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -26,13 +26,17 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def run(args: argparse.Namespace) -> int:
-    """Interpret the text (and apply it on mock pins when asked); print the result."""
+    """Interpret the text (and apply it on mock pins when asked); print the result, one part per command."""
     config = load(args)
     bank = DeviceBank.from_config(config, mock_pin_factory(config.board))
     try:
         understanding = Understanding.from_config(config, bank)
-        found = understanding.interpret(args.text)
-        result = found.to_dict()
+        parts = understanding.interpret_all(args.text)
+        result = (
+            parts[0].to_dict()
+            if len(parts) == 1
+            else {"text": args.text, "parts": [p.to_dict() for p in parts]}
+        )
         if args.apply:
             understanding.handle(args.text, 0)
             result["states"] = bank.states()
@@ -41,14 +45,22 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    slots = " ".join(f"{key}={value}" for key, value in result["slots"].items()) or "-"
+    for found in parts:
+        _print_part(found, args.apply, len(parts) > 1)
+    for name, state in result.get("states", {}).items():
+        level = f" {state['level_percent']} %" if bank[name].pwm and state["on"] else ""
+        print(f"state: {name} {'on' if state['on'] else 'off'}{level}")
+    return 0
+
+
+def _print_part(found: Interpretation, applied: bool, several: bool) -> None:
+    """Intent, slots and the action (or why none) of one command."""
+    if several:
+        print(f"part: {found.text}")
+    slots = " ".join(f"{key}={value}" for key, value in found.slots.to_dict().items()) or "-"
     print(f"intent: {found.intent} conf={found.confidence:.2f} slots: {slots}")
     if found.reason:
         # An intent with a target edge lacks was understood; only an out-of-scope request was not.
         print(f"{'not understood' if found.intent == 'none' else 'no action'}: {found.reason}")
     elif found.plan:
-        print(f"action: {found.plan.description}{'' if args.apply else ' (not applied)'}")
-    for name, state in result.get("states", {}).items():
-        level = f" {state['level_percent']} %" if bank[name].pwm and state["on"] else ""
-        print(f"state: {name} {'on' if state['on'] else 'off'}{level}")
-    return 0
+        print(f"action: {found.plan.description}{'' if applied else ' (not applied)'}")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from edge.commands.common import print_json
-from edge.speech.model_fetch import MODELS, default_models_dir, fetch_model, installed_models
+from edge.speech.asr.model_fetch import MODELS, default_models_dir, fetch_model, installed_models
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

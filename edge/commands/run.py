@@ -15,9 +15,10 @@ from edge.commands.replay import describe
 from edge.config import Config
 from edge.errors import UsageError
 from edge.events import Event
+from edge.integrations.extras import Extras, requested_web
 from edge.runtime.assembly import build_runtime
 from edge.runtime.daemon import Daemon
-from edge.runtime.extras import Extras, requested_web
+from edge.runtime.memory import limit_malloc_arenas
 from edge.runtime.status import StatusWriter, default_status_path
 from edge.speech.audio import (
     SAMPLE_RATE_HZ,
@@ -73,6 +74,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 def run(args: argparse.Namespace) -> int:
     """Build the runtime, then serve until stopped."""
+    limit_malloc_arenas()  # before any stage starts a thread
     config = load(args)
     if args.input not in (None, "-"):
         _check_input_file(Path(args.input))

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import edge
 from edge.commands.common import load
-from edge.config import find_config_path
+from edge.config import Config, find_config_path
 from edge.errors import UsageError
 from edge.runtime.service import (
+    WyomingListen,
     apply,
     check_reachable,
     exec_start_command,
@@ -75,6 +76,7 @@ def run_install(args: argparse.Namespace) -> int:
         start=not args.no_start,
         web_on_loopback=None if config.web is None else config.web.loopback,
         mqtt_host=config.mqtt.host if config.mqtt else None,
+        wyoming=_wyoming_listen(config),
     )
     if args.dry_run:
         for action in actions:
@@ -83,6 +85,14 @@ def run_install(args: argparse.Namespace) -> int:
     for line in apply(actions, root=args.root):
         print(line, flush=True)
     return 0
+
+
+def _wyoming_listen(config: Config) -> WyomingListen | None:
+    wyoming = config.wyoming
+    if wyoming is None:
+        return None
+    web_port = config.web.port if config.web is not None else None
+    return WyomingListen(wyoming.port, wyoming.loopback, wyoming.zeroconf, web_port)
 
 
 def run_unit(_args: argparse.Namespace) -> int:

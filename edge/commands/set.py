@@ -8,8 +8,8 @@ import signal
 import time
 
 from edge.commands.common import Shutdown, load, print_json, raise_on_termination, stderr
-from edge.config import DeviceConfig
 from edge.devices.bank import Device, DeviceBank, make_pin_factory
+from edge.devices.settings import DeviceConfig
 from edge.errors import UsageError
 
 _PERCENT = re.compile(r"^(\d{1,3})\s*%?$")

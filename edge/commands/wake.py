@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +80,7 @@ def check_phrase(phrase: str) -> str:
 
 
 def _recordings(directory: Path | None) -> list[np.ndarray]:
-    from edge.speech.wake_training import load_recordings
+    from edge.speech.wake.training import load_recordings
 
     if directory is None:
         return []
@@ -93,7 +94,7 @@ def _recordings(directory: Path | None) -> list[np.ndarray]:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train, write the model atomically, print what was made and how to use it."""
-    from edge.speech.wake_training import TINY_SETTINGS, TrainSettings, train_wake_word, with_seed
+    from edge.speech.wake.training import TINY_SETTINGS, TrainSettings, train_wake_word, with_seed
 
     phrase = check_phrase(args.phrase)
     recordings = _recordings(args.recordings)
@@ -155,8 +156,8 @@ def negative_stream_source() -> Callable[..., Iterator[np.ndarray]]:
 
 def run_test(args: argparse.Namespace) -> int:
     """Print the miss rate on held-back voices and false wakes per hour, with and without Whisper's check."""
-    from edge.speech.custom_wake import CustomWakeDetector
-    from edge.speech.wake_evaluation import detects, false_wakes, held_back_positives, pad
+    from edge.speech.wake.custom import CustomWakeDetector
+    from edge.speech.wake.evaluation import detects, false_wakes, held_back_positives, pad
 
     if args.clips < 1 or args.hours <= 0:
         raise UsageError("edge wake test: --clips must be >= 1 and --hours > 0")
@@ -177,6 +178,7 @@ def run_test(args: argparse.Namespace) -> int:
     finally:
         detector.close()
     verified = detector.verifier is not None
+    real = _real_dev_clips(detector, rng)
     summary = {
         "model": str(model),
         "phrase": detector.phrase,
@@ -188,6 +190,7 @@ def run_test(args: argparse.Namespace) -> int:
         "false_wakes": result.false_wakes,
         "false_wakes_per_hour": round(result.per_hour, 2),
         "head_false_wakes_per_hour": round(head_wakes / (result.seconds / 3600), 2),
+        "real_dev_clips": real,
     }
     log.info("wake test: %s %s", model, summary)
     if args.json:
@@ -206,4 +209,52 @@ def run_test(args: argparse.Namespace) -> int:
         print(
             "  (Whisper hears real people better than these synthetic voices: the miss rate is pessimistic)"
         )
+    _print_real(real, verified)
     return 0
+
+
+def eval_audio_dir() -> Path:
+    """Where the real dev clips are: $EDGE_EVAL_DIR/audio, else ../shared/eval/audio beside the checkout."""
+    root = Path(__file__).resolve().parents[2]
+    return Path(os.environ.get("EDGE_EVAL_DIR", root.parent / "shared" / "eval")) / "audio"
+
+
+def _real_dev_clips(detector: Any, rng: np.random.Generator) -> dict[str, Any] | None:
+    """Misses on real people's clips of the phrase (head alone and as configured), where the dev set is."""
+    from edge.speech.wake.evaluation import detects, pad, real_clips, wilson
+
+    folder = eval_audio_dir()
+    clips = real_clips(folder, detector.phrase)
+    if not clips:
+        return {"folder": str(folder), "clips": 0} if folder.is_dir() else None
+    head_missed = missed = 0
+    for clip in clips:
+        before = detector.candidates
+        missed += not detects(detector, pad(clip, rng))
+        head_missed += detector.candidates == before
+    low, high = wilson(missed, len(clips))
+    return {
+        "folder": str(folder),
+        "clips": len(clips),
+        "missed": missed,
+        "miss_rate": round(missed / len(clips), 4),
+        "miss_rate_95": [round(low, 4), round(high, 4)],
+        "head_missed": head_missed,
+    }
+
+
+def _print_real(real: dict[str, Any] | None, verified: bool) -> None:
+    if real is None:
+        print("  real people: no dev set here (../shared/eval/audio or $EDGE_EVAL_DIR)")
+    elif not real["clips"]:
+        print(f"  real people: {real['folder']} has no clips of this phrase")
+    else:
+        low, high = real["miss_rate_95"]
+        print(f"  real people ({real['clips']} dev clips in {real['folder']}):")
+        print(f"    head alone:  missed {real['head_missed']}")
+        if verified:
+            print(
+                f"    + Whisper:   missed {real['missed']} ({real['miss_rate']:.1%}, 95 % {low:.1%}-{high:.1%})"
+            )
+        else:
+            print(f"    missed {real['missed']} ({real['miss_rate']:.1%}, 95 % {low:.1%}-{high:.1%})")

@@ -9,8 +9,8 @@ from typing import Any
 from gpiozero import DigitalOutputDevice, GPIOZeroError, OutputDevice, PWMOutputDevice
 from gpiozero.pins import Factory
 
-from edge.config import Config, DeviceConfig
 from edge.devices.board import BoardProfile
+from edge.devices.settings import DeviceConfig, HasDevices
 from edge.errors import BackendMissingError, DeviceError
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ class DeviceBank(Mapping[str, Device]):
         self._devices = {device.name: device for device in devices}
 
     @classmethod
-    def from_config(cls, config: Config, pin_factory: Factory) -> DeviceBank:
+    def from_config(cls, config: HasDevices, pin_factory: Factory) -> DeviceBank:
         """Build every device on ``pin_factory``; on any failure, release what was built and raise."""
         built: list[Device] = []
         try:

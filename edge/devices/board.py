@@ -44,6 +44,7 @@ class BoardProfile:
     reserve_groups: Mapping[str, tuple[str, ...]]
     audio: BoardAudio
     source: Path
+    memory_budget_mb: int | None = None  # peak RSS edge may take here (the OS and the rest need the others)
 
     def pin_range(self) -> str:
         """Describe the usable pins briefly, e.g. ``GPIO2..GPIO27``."""
@@ -98,6 +99,15 @@ def resolve_board(name: str, *, source: str, key: str, model_file: Path = DEVICE
     return detect_board(model_file) or load_board("sim")
 
 
+def _budget(memory: dict[str, Any]) -> int | None:
+    budget = memory.get("budget_mb")
+    if budget is None:
+        return None
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
+        raise ValueError(f"memory.budget_mb must be a positive whole number of MB, not {budget!r}")
+    return int(budget)
+
+
 def _parse_board(path: Path) -> BoardProfile:
     source = str(path)
     try:
@@ -122,9 +132,10 @@ def _parse_board(path: Path) -> BoardProfile:
                 sample_rate_hz=audio.get("sample_rate_hz"),
                 channels=int(audio.get("channels", 1)),
                 chunk_ms=int(audio.get("chunk_ms", 20)),
-                queue_chunks=int(audio.get("queue_chunks", 50)),
+                queue_chunks=int(audio.get("queue_chunks", 750)),
             ),
             source=path,
+            memory_budget_mb=_budget(raw.get("memory") or {}),
         )
     except (KeyError, TypeError, ValueError) as err:
         raise ConfigError(source, "", f"malformed board profile: {err}") from None

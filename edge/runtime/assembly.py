@@ -16,11 +16,12 @@ from edge.config import Config
 from edge.devices.bank import DeviceBank, make_pin_factory
 from edge.events import Event
 from edge.runtime.feedback import Feedback
+from edge.runtime.footprint import expected, fit_warning, whisper_over_budget
 from edge.runtime.pipeline import Pipeline
-from edge.speech.asr import recognizer_from_config
+from edge.speech.asr.recognizers import recognizer_from_config
 from edge.speech.endpoint import Endpointer
 from edge.speech.noise import SpeexCleaner
-from edge.speech.wake import wake_from_config
+from edge.speech.wake.engines import wake_from_config
 from edge.understanding.handler import Understanding
 from edge.understanding.vocabulary import load_vocabulary
 
@@ -105,7 +106,7 @@ class Runtime:
 
 def _share_whisper(wake: object, recognizer: object) -> None:
     """Let a custom wake word's Whisper check use the command recognizer's model rather than a second copy."""
-    from edge.speech.whisper import WhisperRecognizer
+    from edge.speech.asr.whisper import WhisperRecognizer
 
     verifier = getattr(wake, "verifier", None)
     if (
@@ -148,10 +149,16 @@ def build_runtime(
         wake = wake_from_config(config.wake, source=str(config.source))
         closers.append(wake.close)
         recognizer, asr_reason = recognizer_from_config(
-            config.asr, vocabulary, wake_phrase=" ".join(config.wake.phrases)
+            config.asr,
+            vocabulary,
+            wake_phrase=" ".join(config.wake.phrases),
+            whisper_over_budget=whisper_over_budget(config),
         )
         closers.append(recognizer.close)
         log.info("asr: %s", asr_reason)
+        too_big = fit_warning(config, expected(config))
+        if too_big:
+            log.warning("memory: %s", too_big)
         _share_whisper(wake, recognizer)
         feedback = Feedback.from_config(config, pin_factory, sounds=sounds)
         closers.append(feedback.close)

@@ -17,7 +17,7 @@ from types import FrameType
 
 from edge.devices.bank import DeviceBank
 from edge.errors import AudioError, AudioFormatError, DeviceError
-from edge.events import ActionResult, Detection, Event, NotUnderstood, StageError, Timeout
+from edge.events import ActionResult, Detection, Event, HandedOver, NotUnderstood, StageError, Timeout
 from edge.runtime import notify
 from edge.runtime.pipeline import Pipeline
 from edge.runtime.status import DaemonStats, StatusWriter
@@ -31,7 +31,7 @@ ChunkTap = Callable[[AudioChunk], None]
 # A request from another thread (the web view's command box, an MQTT command): run on the pipeline thread.
 Request = Callable[[], list[Event]]
 INBOX_SIZE = 32
-_OUTCOMES = (ActionResult, NotUnderstood, Timeout, StageError)
+_OUTCOMES = (ActionResult, NotUnderstood, Timeout, StageError, HandedOver)
 BACKOFF_RESET_AFTER_MS = 5000.0
 
 

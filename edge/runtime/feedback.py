@@ -16,7 +16,7 @@ import numpy as np
 
 from edge.config import Config
 from edge.errors import EdgeError
-from edge.events import ActionResult, Detection, Event, NotUnderstood, StageError, Timeout
+from edge.events import ActionResult, Detection, Event, HandedOver, NotUnderstood, StageError, Timeout
 from edge.speech.audio import SAMPLE_RATE_HZ, import_sounddevice, read_wav
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class Feedback:
         elif isinstance(event, NotUnderstood | StageError):
             self.play("error")
             self._blink()
-        elif isinstance(event, Timeout):
+        elif isinstance(event, Timeout | HandedOver):
             self.listening()
 
     def play(self, name: str) -> None:

@@ -7,7 +7,9 @@ is over; with a ``complete_after`` check the command also ends after a short sil
 current words are a whole command, and waits the full ``silence_ms`` while they are not ("set the fan to ...").
 ``Pipeline.feed(chunk)`` returns the events that chunk caused. It is deterministic given its input, so tests
 feed WAV chunks and assert events with no sleeps or threads. Latencies are wall-clock time spent in each
-stage; timestamps are audio time since the stream began.
+stage; timestamps are audio time since the stream began. Every decision is made in audio time, so a slower
+CPU acts later, never differently. A source that had to drop audio (a live microphone whose queue overflowed)
+stamps the next chunk later by what was lost: a command heard across such a gap is dropped, not acted on.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Protocol
 
 from edge.events import Detection, Event, StageError, Timeout, Transcript
 from edge.speech.audio import AudioChunk
-from edge.speech.wake import WakeDetector
+from edge.speech.wake.engines import WakeDetector
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ class Cleaner(Protocol):
 class CommandHandler(Protocol):
     """Turns a transcript into intent, action and outcome events."""
 
-    def handle(self, text: str, timestamp_ms: int) -> list[Event]: ...
+    def handle(self, text: str, timestamp_ms: int, heard: Transcript | None = None) -> list[Event]: ...
 
 
 class State(enum.Enum):
@@ -111,23 +113,45 @@ class Pipeline:
         # Audio heard just before the wake fired: the endpointer judges from it whether the command began
         # in the same breath, and then hands the end of it (the pre-roll) to the recognizer.
         self._recent: deque[AudioChunk] = deque()
+        self._next_ms: int | None = None  # where the next chunk should start; later means audio was lost
 
     def feed(self, chunk: AudioChunk) -> list[Event]:
         """Advance by one chunk and return the events it caused."""
+        lost = self._audio_lost(chunk)
         if self.cleaner is not None and (self.clean_wake or self.state is State.COMMAND):
             chunk = self.cleaner.process(chunk)
         if self.state is State.LISTENING:
-            return self._listen(chunk)
-        return self._command(chunk)
+            return lost + self._listen(chunk)
+        return lost + self._command(chunk)
 
     def reset(self) -> None:
         """Forget any utterance in progress and go back to listening."""
         self.state = State.LISTENING
         self._candidate = None
         self._recent.clear()
+        self._next_ms = None
         self.wake.reset()
         self.recognizer.reset()
         self.endpointer.reset()
+
+    def _audio_lost(self, chunk: AudioChunk) -> list[Event]:
+        """A gap before ``chunk`` drops the command in progress, or restarts the wake word's context."""
+        expected = self._next_ms
+        if expected is None or chunk.timestamp_ms - expected <= chunk.duration_ms / 2:
+            self._next_ms = chunk.timestamp_ms + round(chunk.duration_ms)
+            return []
+        gap_ms = chunk.timestamp_ms - expected
+        events: list[Event] = []
+        if self.state is State.COMMAND:
+            log.warning("audio: %d ms lost while a command was heard (fell behind); command dropped", gap_ms)
+            events.append(
+                StageError(chunk.timestamp_ms, "audio", f"{gap_ms} ms of the command lost: dropped")
+            )
+        else:
+            log.warning("audio: %d ms lost while listening (fell behind)", gap_ms)
+        self.reset()  # no refractory: the person will say it again
+        self._next_ms = chunk.timestamp_ms + round(chunk.duration_ms)
+        return events
 
     def _listen(self, chunk: AudioChunk) -> list[Event]:
         self._remember(chunk)
@@ -215,6 +239,7 @@ class Pipeline:
         started = self._clock()
         try:
             text = self.recognizer.finish()
+            sure = getattr(self.recognizer, "last_certainty", None)
             transcript = Transcript(
                 end_ms,
                 text,
@@ -222,10 +247,13 @@ class Pipeline:
                 endpoint,
                 float(self.endpointer.trailing_silence_ms),
                 (self._clock() - started) * 1000,
+                avg_logprob=round(sure.avg_logprob, 4) if sure else None,
+                word_probability=round(sure.word_probability, 4) if sure else None,
+                no_speech_prob=round(sure.no_speech_prob, 4) if sure else None,
             )
             log.info("asr: %r %.0f ms (%s)", text, transcript.latency_ms, endpoint)
             events.append(transcript)
-            events += self.handler.handle(text, end_ms)
+            events += self.handler.handle(text, end_ms, transcript)
         except Exception as err:
             log.exception("command: failed to handle the utterance ending at %d ms", end_ms)
             events.append(StageError(end_ms, "command", f"{type(err).__name__}: {err}"))

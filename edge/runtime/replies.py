@@ -59,6 +59,8 @@ def _action_reply(event: ActionResult) -> str:
 
 def _not_understood_reply(reason: str) -> str:
     text = reason.strip().lower()
+    if text.startswith("sorry, i didn't catch that"):
+        return "sorry, I didn't catch that"  # the recognizer was unsure of the words: nothing was done
     if text.startswith("there is no "):
         # "there is no garage light; i have: kitchen light, ..." is said as two sentences.
         return text.replace("; i have:", ". I have:")

@@ -33,6 +33,8 @@ HIDDEN_FROM_SERVICE = (Path("/home"), Path("/root"), Path("/run/user"))
 Runner = Callable[[Sequence[str]], None]
 WEB_DROPIN = UNIT_DIR / f"{UNIT_NAME}.d" / "web.conf"
 MQTT_DROPIN_PATH = UNIT_DIR / f"{UNIT_NAME}.d" / "mqtt.conf"
+WYOMING_DROPIN_PATH = UNIT_DIR / f"{UNIT_NAME}.d" / "wyoming.conf"
+MDNS_PORT = 5353
 # A view beyond localhost is for the classroom's own network: private and link-local ranges, never the internet.
 LOCAL_NETWORKS = "localhost link-local 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7"
 
@@ -123,6 +125,42 @@ def web_dropin(listen_on_loopback: bool) -> str:
     return text.replace("IPAddressAllow=localhost", f"IPAddressAllow={LOCAL_NETWORKS}")
 
 
+@dataclass(frozen=True)
+class WyomingListen:
+    """Where the Wyoming server listens, as the drop-in needs it; ``web_port`` is the live view's, if on."""
+
+    port: int
+    loopback: bool
+    zeroconf: bool
+    web_port: int | None = None
+
+
+def wyoming_dropin(listen: WyomingListen) -> str:
+    """The drop-in letting the Wyoming server bind its one port, reachable from localhost or the local network.
+
+    ``SocketBindDeny=any`` holds for the whole unit, so the live view's port is allowed too when it is on.
+    """
+    text = (data_dir("systemd") / "edge-wyoming.conf").read_text(encoding="utf-8")
+    binds = [f"SocketBindAllow=tcp:{listen.port}"]
+    if listen.web_port is not None and listen.web_port != listen.port:
+        binds.append(f"SocketBindAllow=tcp:{listen.web_port}")
+    allow = "IPAddressAllow=localhost"
+    if not listen.loopback:
+        allow = f"IPAddressAllow={LOCAL_NETWORKS}"
+        if listen.zeroconf:
+            # Announcing _wyoming._tcp: mDNS's multicast group and its port.
+            allow += " multicast"
+            binds.append(f"SocketBindAllow=udp:{MDNS_PORT}")
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("IPAddressAllow="):
+            line = allow
+        elif line.startswith("SocketBindAllow="):
+            line = "\n".join(binds)
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
 def exec_start_command(python: Path | None = None, config: Path = CONFIG_PATH) -> str:
     """The ``ExecStart=`` command: this Python environment's ``edge run`` with the system config."""
     python = Path(python or sys.executable)
@@ -176,6 +214,7 @@ def plan_install(
     template: str | None = None,
     web_on_loopback: bool | None = None,
     mqtt_host: str | None = None,
+    wyoming: WyomingListen | None = None,
 ) -> list[Action]:
     """Return the actions that install the service, in order."""
     actions: list[Action] = []
@@ -198,6 +237,10 @@ def plan_install(
         actions.append(WriteFile(MQTT_DROPIN_PATH, render_mqtt_dropin(dropin, mqtt_host)))
     else:
         actions.append(RemoveFile(MQTT_DROPIN_PATH))
+    if wyoming is not None:
+        actions.append(WriteFile(WYOMING_DROPIN_PATH, wyoming_dropin(wyoming)))
+    else:
+        actions.append(RemoveFile(WYOMING_DROPIN_PATH))
     config_text = config_source.read_text(encoding="utf-8")
     actions.append(WriteFile(CONFIG_PATH, config_text, keep_existing=True))
     actions.append(RunCommand(("systemctl", "daemon-reload")))

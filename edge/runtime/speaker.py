@@ -16,7 +16,6 @@ import threading
 import time
 import wave
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,48 +24,15 @@ import numpy as np
 from edge.errors import BackendMissingError, EdgeError
 from edge.events import Event
 from edge.runtime.replies import reply_for
+from edge.runtime.settings import VoiceConfig
 from edge.speech.audio import AudioChunk, import_sounddevice
-from edge.yamlfields import Section
 
 log = logging.getLogger(__name__)
 
-VOICE_ENGINES = ("auto", "espeak-ng", "piper")
 QUEUE_SENTENCES = 4  # older replies are dropped: a late answer is worse than none
 MUTE_MARGIN_S = 0.7  # room echo, plus chunks captured during playback but processed just after it
 Submit = Callable[[Callable[[], list[Event]]], bool]
 Player = Callable[[np.ndarray, int], None]
-
-
-@dataclass(frozen=True)
-class VoiceConfig:
-    """Spoken replies: off unless ``replies``; Piper only when a voice file is given."""
-
-    replies: bool = False
-    engine: str = "auto"
-    espeak_voice: str = "en-us"
-    rate_wpm: int = 160
-    piper_voice: Path | None = None
-
-
-def read_voice(section: Section, base_dir: Path) -> VoiceConfig:
-    """Read ``voice:``; an absent section means no spoken replies."""
-    piper_voice: Path | None = None
-    piper_value = section.string("piper_voice", None)
-    if piper_value is not None:
-        piper_voice = (base_dir / Path(piper_value).expanduser()).resolve()
-        if not piper_voice.is_file():
-            section.fail("piper_voice", f"file not found: {piper_voice} (a Piper voice .onnx file)")
-    voice = VoiceConfig(
-        replies=section.boolean("replies", False),
-        engine=section.string("engine", "auto", choices=VOICE_ENGINES),
-        espeak_voice=section.string("espeak_voice", "en-us"),
-        rate_wpm=section.integer("rate_wpm", 160, low=80, high=450),
-        piper_voice=piper_voice,
-    )
-    if voice.engine == "piper" and piper_voice is None:
-        section.fail("engine", "piper needs voice.piper_voice (the path of a Piper voice .onnx file)")
-    section.finish()
-    return voice
 
 
 class Synthesizer(Protocol):
@@ -202,6 +168,18 @@ class WakeMute:
         return getattr(self.inner, name)
 
 
+def request_mute(mute: WakeMute | None, submit: Submit | None, seconds: float) -> None:
+    """Ask the pipeline thread (through the daemon's inbox) to mute the wake word while edge plays sound."""
+    if mute is None or submit is None:
+        return
+
+    def mute_request() -> list[Event]:
+        mute.mute_for(seconds)
+        return []
+
+    submit(mute_request)
+
+
 class Speaker:
     """Speaks replies to events on its own thread; ``on_event`` is the (never blocking) daemon sink."""
 
@@ -255,14 +233,7 @@ class Speaker:
     def _say(self, text: str) -> None:
         samples, rate_hz = self.synthesizer.synthesize(text)
         duration_s = len(samples) / rate_hz if rate_hz else 0.0
-        if self.mute is not None and self.submit is not None:
-            mute = self.mute
-
-            def mute_request() -> list[Event]:
-                mute.mute_for(duration_s + MUTE_MARGIN_S)
-                return []
-
-            self.submit(mute_request)
+        request_mute(self.mute, self.submit, duration_s + MUTE_MARGIN_S)
         log.info("voice: %r (%.1f s, %s)", text, duration_s, self.synthesizer.name)
         self.player(samples, rate_hz)
         self.spoken += 1

@@ -81,6 +81,9 @@ def read_wav(path: Path | str) -> np.ndarray:
         # A format error, not a plain AudioError: retrying a file that is not there cannot help.
         raise AudioFormatError(f"{path}: cannot read: {err.strerror or err}") from None
     fmt, pcm = _parse_riff(data, str(path))
+    if (fmt.code, fmt.bits, fmt.channels, fmt.rate_hz) == (_PCM, 16, 1, SAMPLE_RATE_HZ) and pcm:
+        # Already the pipeline's format: no float64 copies (a minute of audio would pass through ~25 MB).
+        return np.frombuffer(pcm, dtype="<i2").astype(np.int16)
     audio = _decode(pcm, fmt, str(path))
     if fmt.rate_hz != SAMPLE_RATE_HZ:
         audio = resample(audio, fmt.rate_hz)
@@ -221,11 +224,13 @@ def import_sounddevice() -> Any:
 class MicrophoneSource:
     """A sound card input through sounddevice/PortAudio, converted to 16 kHz mono.
 
-    sounddevice's callback runs on PortAudio's thread and only copies the block into a bounded queue; when
-    the pipeline falls behind, the oldest block is dropped (counted in ``drops``) so the pipeline always
-    hears the present. A recorder that wants the first seconds intact passes ``keep_oldest=True`` and the
-    newest block is dropped instead. Everything else (downmix, resampling, logging) happens on the reading
-    thread.
+    sounddevice's callback runs on PortAudio's thread and only copies the block, with its place in the
+    stream, into a bounded queue. The pipeline falls behind while a slow board decodes a command and catches
+    up while it listens, so the queue holds seconds. When it is full anyway the oldest block is dropped
+    (counted in ``drops``) so the pipeline hears the present, and the chunks after a gap are stamped with
+    their true stream time: the pipeline sees the gap and never joins audio from either side into one
+    command. A recorder that wants the first seconds intact passes ``keep_oldest=True`` and the newest
+    block is dropped instead. Everything else (downmix, resampling, logging) happens on the reading thread.
     """
 
     def __init__(
@@ -235,7 +240,7 @@ class MicrophoneSource:
         sample_rate_hz: int | None = None,
         channels: int = 1,
         chunk_ms: int = 30,
-        queue_chunks: int = 50,
+        queue_chunks: int = 750,
         stall_timeout_s: float = 2.0,
         keep_oldest: bool = False,
     ) -> None:
@@ -246,7 +251,8 @@ class MicrophoneSource:
         self.drops = 0
         self.overflows = 0
         self._lock = threading.Lock()
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=queue_chunks)
+        self._queue: queue.Queue[tuple[int, bytes] | None] = queue.Queue(maxsize=queue_chunks)
+        self._frames_in = 0  # device frames delivered by the callback: where the next block starts
         self._closing = False
         self.device, self.rate_hz, self.channels = self._choose_settings(device, sample_rate_hz, channels)
         self._resampler = Resampler(self.rate_hz, SAMPLE_RATE_HZ)
@@ -294,12 +300,14 @@ class MicrophoneSource:
         if status.input_overflow:
             with self._lock:
                 self.overflows += 1
-        self._put(bytes(indata))
+        block = bytes(indata)
+        start, self._frames_in = self._frames_in, self._frames_in + len(block) // (2 * self.channels)
+        self._put((start, block))
 
     def _finished(self) -> None:
         self._put(None)  # wakes the reader when the device vanishes
 
-    def _put(self, item: bytes | None) -> None:
+    def _put(self, item: tuple[int, bytes] | None) -> None:
         while True:
             try:
                 self._queue.put_nowait(item)
@@ -320,18 +328,25 @@ class MicrophoneSource:
         """Yield 16 kHz mono chunks until closed; raise AudioError when the device stops delivering."""
         size = SAMPLE_RATE_HZ * self.chunk_ms // 1000
         pending = np.zeros(0, dtype=np.int16)
-        emitted = 0
+        emitted = 0  # 16 kHz samples of stream time before ``pending``
+        expected = 0  # the device frame the next block should start at
         reported, last_report = (0, 0), 0.0
         while not self._closing:
-            blocks = self._take_blocks()
-            if blocks is None:
+            runs = self._take_blocks()
+            if runs is None:
                 if self._closing:
                     return
                 raise AudioError(f"microphone {self.device!r}: the input stream stopped (device unplugged?)")
-            pending = np.concatenate([pending, self._convert(blocks)])
-            while len(pending) >= size:
-                yield AudioChunk(pending[:size].tobytes(), emitted * 1000 // SAMPLE_RATE_HZ)
-                pending, emitted = pending[size:], emitted + size
+            for start, frames, pcm in runs:
+                if start != expected:
+                    # Blocks were dropped: skip their time (and the part-chunk before them), stamps stay true.
+                    emitted += len(pending) + (start - expected) * SAMPLE_RATE_HZ // self.rate_hz
+                    pending = pending[:0]
+                expected = start + frames
+                pending = np.concatenate([pending, self._convert(pcm)])
+                while len(pending) >= size:
+                    yield AudioChunk(pending[:size].tobytes(), emitted * 1000 // SAMPLE_RATE_HZ)
+                    pending, emitted = pending[size:], emitted + size
             now = time.monotonic()
             with self._lock:
                 counts = (self.drops, self.overflows)
@@ -339,27 +354,35 @@ class MicrophoneSource:
                 log.warning("audio: %d chunks dropped, %d input overflows so far", *counts)
                 reported, last_report = counts, now
 
-    def _take_blocks(self) -> bytes | None:
+    def _take_blocks(self) -> list[tuple[int, int, bytes]] | None:
         """Wait for one block, then take whatever else is queued: after a stall, one conversion catches up.
 
-        None means the stream has ended.
+        Returns runs of contiguous blocks as (first frame, frames, PCM); None means the stream has ended.
         """
         try:
-            block = self._queue.get(timeout=self.stall_timeout_s)
+            item = self._queue.get(timeout=self.stall_timeout_s)
         except queue.Empty:
             raise AudioError(
                 f"microphone {self.device!r}: no audio for {self.stall_timeout_s:.0f} s"
             ) from None
-        blocks: list[bytes] = []
-        while block is not None:
-            blocks.append(block)
-            if len(blocks) == 64:
+        runs: list[tuple[int, int, bytes]] = []
+        taken = 0
+        while item is not None:
+            start, block = item
+            frames = len(block) // (2 * self.channels)
+            if runs and runs[-1][0] + runs[-1][1] == start:
+                first, count, pcm = runs[-1]
+                runs[-1] = (first, count + frames, pcm + block)
+            else:
+                runs.append((start, frames, block))
+            taken += 1
+            if taken == 64:
                 break
             try:
-                block = self._queue.get_nowait()
+                item = self._queue.get_nowait()
             except queue.Empty:
                 break
-        return None if block is None else b"".join(blocks)
+        return None if item is None else runs
 
     def _convert(self, block: bytes) -> np.ndarray:
         audio = np.frombuffer(block, dtype="<i2")

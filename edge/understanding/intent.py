@@ -14,18 +14,21 @@ from typing import Any
 
 import numpy as np
 
-from edge.config import DeviceConfig, IntentConfig
+from edge.devices.settings import DeviceConfig
 from edge.errors import BackendMissingError, ModelError
 from edge.tflite_model import MLPWeights, read_tflite
-from edge.understanding.features import FEATURE_VERSION, FeatureSettings, Lexicon, featurize, normalize
+from edge.understanding.features import FEATURE_VERSION, FeatureSettings, Lexicon, featurize, normalize_words
+from edge.understanding.settings import IntentConfig
+from edge.understanding.tflite_c import TfLiteCModel, library_path
 from edge.understanding.unsupported import UNSUPPORTED
+from edge.understanding.utterance import Utterance, as_utterance
 from edge.understanding.vocabulary import INTENTS
 
 log = logging.getLogger(__name__)
 
 
 def load_interpreter_class(backend: str = "auto") -> tuple[Any, str]:
-    """Return (Interpreter class, backend name): ai-edge-litert, else tflite-runtime."""
+    """Return (Interpreter class, backend name): ai-edge-litert, else tflite-runtime (the Python bindings)."""
     if backend in ("auto", "litert"):
         try:
             from ai_edge_litert.interpreter import Interpreter
@@ -69,6 +72,24 @@ class LiteRTIntentClassifier:
         self.labels: tuple[str, ...] = tuple(manifest["labels"])
         self.threshold: float = float(manifest["threshold"]) if threshold is None else threshold
         self.lexicon = Lexicon.from_devices(devices)
+        self._shared: TfLiteCModel | None = None
+        if backend == "tflite_c" or (backend == "auto" and library_path() is not None):
+            # The TFLite C library the micro wake engine loads anyway: no second runtime in the daemon.
+            self.backend = "tflite_c"
+            try:
+                self._shared = TfLiteCModel(data)
+            except ImportError:
+                raise BackendMissingError(
+                    "the tflite_c backend needs: pip install pymicro-wakeword"
+                ) from None
+            except ValueError as err:
+                raise ModelError(
+                    f"{source}: the interpreter refused the model ({err}); run `edge train`"
+                ) from None
+            return
+        self._load_interpreter(data, backend, source)
+
+    def _load_interpreter(self, data: bytes, backend: str, source: str) -> None:
         interpreter_class, self.backend = load_interpreter_class(backend)
         try:
             # The built-in kernels alone: XNNPACK buys nothing on a model this small and prints a banner.
@@ -86,24 +107,26 @@ class LiteRTIntentClassifier:
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
 
-    def features(self, text: str) -> np.ndarray:
-        """The model's input row for ``text``."""
-        return featurize(normalize(text, self.lexicon), self.settings)
+    def features(self, text: str | Utterance) -> np.ndarray:
+        """The model's input row for ``text`` (an Utterance's words are used as they are)."""
+        return featurize(normalize_words(as_utterance(text).words, self.lexicon), self.settings)
 
-    def probabilities(self, text: str) -> np.ndarray:
+    def probabilities(self, text: str | Utterance) -> np.ndarray:
         """Probability per label, from the interpreter."""
+        if self._shared is not None:
+            return self._shared.run(self.features(text)[None, :])[0]
         self._interpreter.set_tensor(self._input, self.features(text)[None, :])
         self._interpreter.invoke()
         return np.array(self._interpreter.get_tensor(self._output)[0], dtype=np.float32)
 
-    def classify(self, text: str) -> tuple[str, float]:
+    def classify(self, text: str | Utterance) -> tuple[str, float]:
         """Return (intent, confidence); ``none`` when out of scope or below the threshold."""
         label, confidence = self.classify_label(text)
         return (label if label in INTENTS else "none"), confidence
 
-    def classify_label(self, text: str) -> tuple[str, float]:
+    def classify_label(self, text: str | Utterance) -> tuple[str, float]:
         """Like ``classify``, but an unsupported request keeps its internal label (``unsupported_colour``)."""
-        if not text.strip():
+        if not as_utterance(text).words:
             return "none", 0.0
         probs = self.probabilities(text)
         best = int(probs.argmax())
@@ -122,7 +145,9 @@ class LiteRTIntentClassifier:
         )
 
     def close(self) -> None:
-        """Nothing to release; present for symmetry with the other stages."""
+        """Free the shared-runtime interpreter, if that is the backend."""
+        if self._shared is not None:
+            self._shared.close()
 
 
 IntentClassifier = LiteRTIntentClassifier

@@ -13,15 +13,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from edge.config import DeviceConfig
-from edge.understanding.features import tokens
+from edge.devices.settings import DeviceConfig
 from edge.understanding.numbers import parse_number
-from edge.understanding.targets import TargetFinder
+from edge.understanding.targets import TargetFinder, kind_of
+from edge.understanding.utterance import Utterance, as_utterance
 
 _INDEX_CUES = frozenset({"speed", "level", "setting", "number", "gear", "notch"})
 _MAXIMUM = frozenset({"max", "maximum", "full", "top", "highest"})
 _MINIMUM = frozenset({"min", "minimum", "lowest", "bottom"})
 _MINIMUM_PERCENT = 10
+# The same action on the other kind of device: "turn on the fan" classified as light_on still means on.
+_COUNTERPART = {
+    "light_on": "fan_on",
+    "light_off": "fan_off",
+    "light_brighter": "fan_faster",
+    "light_dimmer": "fan_slower",
+    "light_set_brightness": "fan_set_speed",
+}
+_COUNTERPART.update({fan: light for light, fan in list(_COUNTERPART.items())})
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,14 @@ def intent_kind(intent: str) -> str | None:
     return kind if kind in ("light", "fan") else None
 
 
+def align_intent(intent: str, device_kind: str) -> str:
+    """Return the intent for ``device_kind``: light_on on a fan becomes fan_on."""
+    kind = intent_kind(intent)
+    if kind and kind != device_kind:
+        return _COUNTERPART[intent]
+    return intent
+
+
 class SlotParser:
     """Slot extraction for one device configuration."""
 
@@ -64,33 +81,68 @@ class SlotParser:
         self.defaults = dict(default_devices)
         self.finder = TargetFinder(devices, default_devices)
 
-    def parse(self, text: str, intent: str) -> Slots:
+    def parse(self, text: str | Utterance, intent: str) -> Slots:
         """Find the device(s) and the number the intent needs; device intents get a device or a problem."""
-        words = tokens(text)
+        return self.read(text, intent)[1]
+
+    def read(self, text: str | Utterance, intent: str) -> tuple[str, Slots]:
+        """(intent, slots) in one pass; one named device of the other kind turns light_on into fan_on."""
+        utterance = as_utterance(text)
+        words = list(utterance.words)
         if intent in ("stop_cancel", "none"):
-            return Slots()
+            return intent, Slots()
         status = intent == "status_query"
         # "turn everything off" may mix lights and fans; brighter/dimmer and levels stay with one kind.
         mixed = status or intent.endswith(("_on", "_off"))
         found = self.finder.find(words, None if status else intent_kind(intent), any_kind=mixed)
         if status and not found.devices and not (found.problem or "").startswith("there is no"):
-            return Slots()  # a general question ("what's on?") is answered for every device
+            return intent, Slots()  # a general question ("what's on?") is answered for every device
         if not found.devices:
-            return Slots(problem=found.problem, candidates=found.candidates)
+            return intent, Slots(problem=found.problem, candidates=found.candidates)
         one = found.devices[0] if len(found.devices) == 1 else None
+        if one and found.how == "named":
+            intent = align_intent(intent, self._config(one).kind)
         slots = Slots(one, found.how, devices=found.devices)
         if intent in ("light_set_brightness", "fan_set_speed"):
-            device = next(d for d in self.devices if d.name == found.devices[0])
-            percent, level = self._amount(words, device, speed=intent == "fan_set_speed")
+            device = self._config(found.devices[0])
+            percent, level = self._amount(utterance, device, speed=intent == "fan_set_speed")
             if percent is None:
                 what = "speed" if device.kind == "fan" else "brightness"
-                return replace(slots, problem=f"no {what} heard for {' and '.join(found.devices)}")
-            return replace(slots, percent=percent, level=level)
-        return slots
+                return intent, replace(slots, problem=f"no {what} heard for {' and '.join(found.devices)}")
+            return intent, replace(slots, percent=percent, level=level)
+        return intent, slots
+
+    def read_many(self, phrases: Sequence[Utterance], intent: str) -> tuple[str, Slots, tuple[str, ...]]:
+        """One intent said of several phrases ("the lights", "the fan"): (intent, every device, problems).
+
+        Each phrase is read as if said alone with the intent turned to the kind it names; a phrase that
+        finds no device gives its problem ("there is no garage light"), which the others do not stop.
+        """
+        devices: list[str] = []
+        problems: list[str] = []
+        first: Slots | None = None
+        for phrase in phrases:
+            kind = kind_of(phrase.words)
+            _said, slots = self.read(phrase, align_intent(intent, kind) if kind else intent)
+            if slots.devices:
+                devices += [name for name in slots.devices if name not in devices]
+                first = first or slots
+            elif slots.problem:
+                problems.append(slots.problem)
+        if first is None:
+            return intent, Slots(problem="; ".join(problems) or None), ()
+        one = devices[0] if len(devices) == 1 else None
+        if one:
+            intent = align_intent(intent, self._config(one).kind)
+        return intent, replace(first, device=one, devices=tuple(devices)), tuple(problems)
+
+    def _config(self, name: str) -> DeviceConfig:
+        return next(d for d in self.devices if d.name == name)
 
     def _amount(
-        self, words: list[str], device: DeviceConfig, *, speed: bool
+        self, utterance: Utterance, device: DeviceConfig, *, speed: bool
     ) -> tuple[int | None, str | None]:
+        words = list(utterance.words)
         for level, percent in device.levels.items():
             if level in words:
                 return percent, level
@@ -101,7 +153,7 @@ class SlotParser:
             return (levels[0][1], levels[0][0]) if speed and levels else (_MINIMUM_PERCENT, None)
         for i in range(len(words)):
             cue = i > 0 and words[i - 1] in _INDEX_CUES
-            number = parse_number(words, i, soundalikes=cue)
+            number = parse_number(words, i, soundalikes=True) if cue else utterance.numbers.get(i)
             if number is None:
                 continue
             value, used = number

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from edge.config import DeviceConfig
+from edge.devices.settings import DeviceConfig
 
 LIGHT_WORDS = frozenset({"light", "lights", "lamp", "lamps", "lighting", "bulb", "bulbs"})
 FAN_WORDS = frozenset({"fan", "fans"})
@@ -75,7 +75,7 @@ class TargetFinder:
     def find(self, words: list[str], kind: str | None, *, any_kind: bool = False) -> Targets:
         """Devices of ``kind`` (None: any) that ``words`` refer to; ``any_kind``: "everything" may mix kinds."""
         rooms, rest = self._take_rooms(words)
-        kind = kind or _kind_of(words)
+        kind = kind or kind_of(words)
         by_room_kind = self._room_kind(words)
         if by_room_kind or self._named(words, weak_ok=False):
             named = [*by_room_kind, *self._named(words, weak_ok=not rooms)]
@@ -88,7 +88,7 @@ class TargetFinder:
             return Targets(tuple(_unique([d.name for d in weak])), "named")
         everything = bool(_EVERYTHING & set(rest)) and any_kind
         pool = [d for d in self.devices if everything or kind in (None, d.kind)]
-        stranger = self._noun_after_room(words) if rooms and not _kind_of(words) else None
+        stranger = self._noun_after_room(words) if rooms and not kind_of(words) else None
         if stranger:
             # "the living room lane" (a misheard "lamp") names no device here: never guess one from the room.
             return Targets(problem=self._missing(stranger, None).replace(" device;", ";", 1))
@@ -103,9 +103,9 @@ class TargetFinder:
             return Targets(tuple(d.name for d in pool), "all")
         return self._single(pool, kind)
 
-    def mentions(self, words: list[str]) -> bool:
-        """True when ``words`` name a light or a fan: a kind word or a configured name."""
-        if (LIGHT_WORDS | FAN_WORDS) & set(words):
+    def mentions(self, words: list[str], *, everything: bool = False) -> bool:
+        """True when ``words`` name a light or a fan: a kind word or a configured name (or, asked, "everything")."""
+        if (LIGHT_WORDS | FAN_WORDS | ({"everything"} if everything else set())) & set(words):
             return True
         return any(tuple(words[i : i + len(n)]) == n for n, _d in self._names for i in range(len(words)))
 
@@ -152,16 +152,35 @@ class TargetFinder:
                     return f"{' '.join(room)} {word}"
         return None
 
+    @property
+    def rooms(self) -> list[tuple[str, ...]]:
+        """The configured rooms as word tuples, longest first."""
+        return list(self._rooms)
+
     def _room_kind(self, words: list[str]) -> list[DeviceConfig]:
-        """Devices named as room + kind word ("bedroom lamp", "living room fan")."""
+        """Devices named as room + kind word ("bedroom lamp"), also each room of "kitchen and bedroom lights"."""
         found: list[DeviceConfig] = []
         for room in self._rooms:
             for i in range(len(words) - len(room)):
                 if tuple(words[i : i + len(room)]) != room:
                     continue
-                kind = _kind_of([words[i + len(room)]])
-                found += [d for d in self.devices if d.kind == kind and d.room == " ".join(room)]
+                kind = kind_of([words[i + len(room)]])
+                if kind:
+                    places = [*self._rooms_listed_before(words, i), " ".join(room)]
+                    found += [d for d in self.devices if d.kind == kind and d.room in places]
         return found
+
+    def _rooms_listed_before(self, words: list[str], end: int) -> list[str]:
+        """Rooms joined by "and"/"or" that end right before ``end``: "kitchen and" in front of "bedroom"."""
+        listed: list[str] = []
+        while end > 0 and words[end - 1] in ("and", "or"):
+            fits = (r for r in self._rooms if len(r) < end and tuple(words[end - 1 - len(r) : end - 1]) == r)
+            room = next(fits, None)
+            if room is None:
+                break
+            listed.insert(0, " ".join(room))
+            end -= 1 + len(room)
+        return listed
 
     def _named(self, words: list[str], *, weak_ok: bool) -> list[DeviceConfig]:
         """Devices named by name or alias; an alias that is only a kind word ("lamp") yields to a room."""
@@ -182,7 +201,7 @@ def _generic(name: tuple[str, ...]) -> bool:
     return all(word in LIGHT_WORDS | FAN_WORDS for word in name)
 
 
-def _kind_of(words: Sequence[str]) -> str | None:
+def kind_of(words: Sequence[str]) -> str | None:
     present = set(words)
     return "fan" if FAN_WORDS & present else "light" if LIGHT_WORDS & present else None
 

@@ -7,7 +7,7 @@ that asks a light for a colour or an effect, or names a plug, a cover or a lock,
 
 from __future__ import annotations
 
-from edge.understanding.features import tokens
+from edge.understanding.utterance import Utterance, as_utterance
 
 # Internal label -> what edge says. The order is the model's label order after the public intents.
 REASONS: dict[str, str] = {
@@ -20,6 +20,8 @@ REASONS: dict[str, str] = {
     "unsupported_climate": "I can't control heating, cooling or the thermostat",
     "unsupported_sensor": "I have no sensors to read",
     "unsupported_appliance": "I can only switch lights and fans",
+    "unsupported_rule": "I can't run schedules, rules or notifications",
+    "unsupported_fan_mode": "I can't make fans oscillate or change direction",
 }
 UNSUPPORTED: tuple[str, ...] = tuple(REASONS)
 NOT_A_COMMAND = "not a command for the lights or fans"
@@ -54,6 +56,8 @@ _CUES: dict[str, frozenset[str]] = {
     "unsupported_effect": frozenset(
         ["flash", "flashing", "blink", "blinking", "strobe", "flicker", "flickering", "disco"]
     ),
+    "unsupported_rule": frozenset(["notify", "notification", "notifications", "whenever"]),
+    "unsupported_fan_mode": frozenset(["oscillate", "oscillation", "oscillating", "swivel", "swing"]),
 }
 # These name the thing asked for only when no light or fan is named: "the lamp by the window" is a lamp.
 _OBJECT_CUES: dict[str, frozenset[str]] = {
@@ -101,6 +105,11 @@ _OBJECT_CUES: dict[str, frozenset[str]] = {
             "media",
             "player",
             "speaker",
+            "play",
+            "spotify",
+            "album",
+            "jazz",
+            "audiobook",
         ]
     ),
     "unsupported_climate": frozenset(
@@ -114,10 +123,11 @@ def reason_for(label: str) -> str | None:
     return REASONS.get(label)
 
 
-def cue_label(text: str) -> str | None:
+def cue_label(text: str | Utterance) -> str | None:
     """The unsupported label a cue word in ``text`` demands, or None when there is none."""
-    words = tokens(text)
-    cues = _CUES if _KIND_WORDS & set(words) else {**_CUES, **_OBJECT_CUES}
+    utterance = as_utterance(text)
+    words = utterance.words
+    cues = _CUES if _KIND_WORDS & utterance.word_set else {**_CUES, **_OBJECT_CUES}
     for i, word in enumerate(words):
         if i + 1 < len(words) and words[i + 1] in _KIND_WORDS:
             continue

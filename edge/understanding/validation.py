@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from edge.config import Config
 from edge.understanding.intent import load_classifier
+from edge.understanding.settings import UnderstandingSettings
 from edge.understanding.vocabulary import load_vocabulary
 
 
-def validate_models(config: Config) -> list[str]:
+def validate_models(config: UnderstandingSettings) -> list[str]:
     """Load the vocabulary and intent model the config names; return summary lines, raise on errors."""
     vocabulary = load_vocabulary(config.intent.vocabulary, config.devices)
     classifier = load_classifier(config.intent, config.devices)

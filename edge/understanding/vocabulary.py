@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from edge.config import DeviceConfig
+from edge.devices.settings import DeviceConfig
 from edge.errors import ConfigError
 from edge.understanding.numbers import spoken
 from edge.understanding.templates import (
@@ -122,20 +122,33 @@ class Vocabulary:
 
 
 TRAINING_FILE = "training.yaml"
+# More training-only grammar files (models/grammar/*.yaml), read in name order after training.yaml; each can
+# use the slots of the files read before it.
+GRAMMAR_DIR = "grammar"
+
+
+def training_files(path: Path) -> list[Path]:
+    """The training-only files that go with the intents file ``path``, in the order they are read."""
+    first = path.with_name(TRAINING_FILE)
+    grammar = path.with_name(GRAMMAR_DIR)
+    more = sorted(grammar.glob("*.yaml")) if grammar.is_dir() else []
+    return [first, *more] if first.is_file() else more
 
 
 def load_vocabulary(path: Path, devices: Sequence[DeviceConfig]) -> Vocabulary:
-    """Read intents.yaml (and training.yaml beside it) and expand them against ``devices``."""
+    """Read intents.yaml (and the training-only files beside it) and expand them against ``devices``."""
     vocabulary, slots = _load_intents(path, devices)
-    extra = path.with_name(TRAINING_FILE)
-    if not extra.is_file():
-        return vocabulary
-    return replace(vocabulary, training=_load_training(extra, slots, vocabulary.labels))
+    training: list[tuple[str, str, Node]] = []
+    for extra in training_files(path):
+        templates, slots = _load_training(extra, slots, vocabulary.labels)
+        training += templates
+    return replace(vocabulary, training=tuple(training)) if training else vocabulary
 
 
 def _load_training(
     path: Path, slots: dict[str, Node], labels: tuple[str, ...]
-) -> tuple[tuple[str, str, Node], ...]:
+) -> tuple[tuple[tuple[str, str, Node], ...], dict[str, Node]]:
+    """The file's templates, and the slot table with its slots added (for the files read after it)."""
     source = str(path)
     data = load_yaml_mapping(path)
     unknown = set(data) - {"slots", "sentences"}
@@ -145,6 +158,9 @@ def _load_training(
     groups = data.get("sentences") or {}
     if not isinstance(slot_defs, dict) or not isinstance(groups, dict):
         raise ConfigError(source, "", "'slots' and 'sentences' must be mappings")
+    taken = sorted(set(slot_defs) & set(slots))
+    if taken:
+        raise ConfigError(source, f"slots.{taken[0]}", "already defined by intents.yaml or an earlier file")
     try:
         table = slot_table(slot_defs, slots)
     except (TemplateError, KeyError) as err:
@@ -162,7 +178,7 @@ def _load_training(
                 raise ConfigError(
                     source, f"sentences.{label}[{index}]", f"unknown slot or bad template: {err}"
                 ) from None
-    return tuple(templates)
+    return tuple(templates), table
 
 
 def _load_intents(path: Path, devices: Sequence[DeviceConfig]) -> tuple[Vocabulary, dict[str, Node]]:

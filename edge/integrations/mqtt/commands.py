@@ -12,11 +12,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from edge.config import DeviceConfig
-from edge.devices.actions import execute, plan_action
 from edge.devices.bank import DeviceBank
+from edge.devices.settings import DeviceConfig
 from edge.events import ActionResult, Event, NotUnderstood
 from edge.integrations.mqtt.discovery import Topics
+from edge.understanding.actions import execute, plan_action
 from edge.understanding.slots import Slots
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import socket
-import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +121,8 @@ def _read_tls(section: Section, base_dir: Path) -> TlsConfig:
             "cert_file" if cert_file is None else "key_file",
             "a client certificate needs both cert_file and key_file",
         )
+    import ssl  # here, not at the top: ~5 MB of OpenSSL that a daemon without MQTT over TLS never needs
+
     try:
         # Load them now, so `edge check-config` catches a wrong or corrupt PEM file instead of the daemon.
         context = ssl.create_default_context(cafile=str(ca_file))

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from edge import __version__
-from edge.config import Config, DeviceConfig
+from edge.config import Config
+from edge.devices.settings import DeviceConfig
 from edge.integrations.mqtt.config import MqttConfig
 
 ONLINE = "online"

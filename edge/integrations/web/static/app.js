@@ -177,6 +177,7 @@ function onEvent(e, candidates, replayed) {
   let cmd = view.current;
   switch (e.type) {
     case "wake":
+      view.heard = "";
       cmd = startCommand("", false);
       cmd.latency.wake = e.latency_ms;
       setTranscript("…", false);
@@ -187,18 +188,20 @@ function onEvent(e, candidates, replayed) {
     case "transcript":
       if (!cmd || cmd.done) cmd = startCommand(e.text, false);
       cmd.text = e.text;
+      view.heard = e.text;
       cmd.latency.asr = e.latency_ms;
       setTranscript(e.text || "(nothing recognised)", false);
       return;
     case "intent":
-      if (!cmd || cmd.done || cmd.text !== e.text) cmd = startCommand(e.text, true);
+      // A sentence of several commands gives one intent per part: each part gets its own row.
+      if (!cmd || cmd.done || cmd.text !== e.text) cmd = startCommand(e.text, !spokenPart(e.text));
       if (cmd.typed) setTranscript(e.text, true);
       cmd.latency.intent = e.latency_ms;
       cmd.intent = e.name;
       setIntent(e, candidates, e.slots);
       return;
     case "not-understood":
-      if (!cmd || cmd.done || cmd.text !== e.text) cmd = startCommand(e.text, true);
+      if (!cmd || cmd.done || cmd.text !== e.text) cmd = startCommand(e.text, !spokenPart(e.text));
       if (cmd.typed) setTranscript(e.text, true);
       setIntent(null, candidates, {}, e.reason);
       return finish(cmd, `not understood: ${e.reason}`, true, "not-understood", replayed);
@@ -215,6 +218,10 @@ function onEvent(e, candidates, replayed) {
       if (!cmd || cmd.done) cmd = startCommand("", false);
       return finish(cmd, `${e.stage} failed: ${e.message}`, true, "error", replayed);
   }
+}
+
+function spokenPart(text) {
+  return Boolean(view.heard && text && view.heard.includes(text));
 }
 
 function finish(cmd, text, bad, state, replayed) {

@@ -1,0 +1,1 @@
+"""Command recognition: Whisper, Vosk and PocketSphinx, and fetching their models."""

@@ -1,0 +1,1 @@
+"""Wake words: the engines, custom heads on speech embeddings, their training and Whisper verification."""
