@@ -124,7 +124,7 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path) -> None:
 def test_doctor_runs_from_an_installed_layout_with_no_checkout(tmp_path: Path) -> None:
     """The files as a wheel installs them (pyproject's package-dir mapping), no repository around them.
 
-    A real wheel is built and installed by hand (docs/doctor.md): building one here would download setuptools.
+    A real wheel is built and installed by hand (docs/troubleshooting.md): building one here would download setuptools.
     """
     setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
     site = tmp_path / "site-packages"
