@@ -240,13 +240,18 @@ class Speaker:
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Finish the sentence being spoken, drop the rest, stop the thread."""
-        while True:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
-        self._queue.put(None)
-        self._thread.join(timeout_s)
+        stop_worker(self._queue, self._thread, timeout_s)
+
+
+def stop_worker(work: queue.Queue[Any], thread: threading.Thread, timeout_s: float) -> None:
+    """Drop what waits in ``work``, then stop its worker after the item in hand (None is the stop sign)."""
+    while True:
+        try:
+            work.get_nowait()
+        except queue.Empty:
+            break
+    work.put(None)
+    thread.join(timeout_s)
 
 
 def speaker_from_config(voice: VoiceConfig, pipeline: Any) -> Speaker | None:

@@ -29,8 +29,12 @@ class WebConfig:
     @property
     def url(self) -> str:
         """The page's address, for the log and the README."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        return f"http://{uri_host(self.host)}:{self.port}/"
+
+
+def uri_host(host: str) -> str:
+    """``host`` as it stands in a URI: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
 
 
 def is_loopback(host: str) -> bool:

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.runtime.speaker import MUTE_MARGIN_S, Player, Submit, Synthesizer, WakeMute, request_mute
+from edge.runtime.speaker import (
+    MUTE_MARGIN_S,
+    Player,
+    Submit,
+    Synthesizer,
+    WakeMute,
+    request_mute,
+    stop_worker,
+)
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +113,4 @@ class Playback:
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Drop what waits, finish the clip playing, stop the thread."""
-        while True:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
-        self._queue.put(None)
-        self._thread.join(timeout_s)
+        stop_worker(self._queue, self._thread, timeout_s)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from edge.integrations.web.settings import is_loopback, parse_listen
+from edge.integrations.web.settings import is_loopback, parse_listen, uri_host
 from edge.yamlfields import Section
 
 DEFAULT_LISTEN = "127.0.0.1:10700"
@@ -40,8 +40,7 @@ class WyomingConfig:
     @property
     def uri(self) -> str:
         """``tcp://HOST:PORT`` for the log."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"tcp://{host}:{self.port}"
+        return f"tcp://{uri_host(self.host)}:{self.port}"
 
 
 def read_wyoming(section: Section) -> WyomingConfig | None:
