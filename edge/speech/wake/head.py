@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -85,4 +86,15 @@ def _fit(
         b1=(b1 - mean @ scaled).astype(np.float32),
         w2=np.ascontiguousarray(w2.T, dtype=np.float32),
         b2=b2.astype(np.float32),
+    )
+
+
+def merge_heads(heads: Sequence[MLPWeights]) -> MLPWeights:
+    """One MLP whose logits are the mean of the heads' logits: their hidden layers side by side."""
+    count = len(heads)
+    return MLPWeights(
+        w1=np.concatenate([h.w1 for h in heads]),
+        b1=np.concatenate([h.b1 for h in heads]),
+        w2=(np.concatenate([h.w2 for h in heads], axis=1) / count).astype(np.float32),
+        b2=(np.sum([h.b2 for h in heads], axis=0) / count).astype(np.float32),
     )
