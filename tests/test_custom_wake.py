@@ -82,6 +82,16 @@ def test_wake_config_builds_the_custom_detector(tiny_model: Path) -> None:
     assert isinstance(verified, CustomWakeDetector) and verified.verifier is not None
 
 
+def test_behind_the_check_a_head_wakes_on_two_frames_over_its_threshold(tiny_model: Path) -> None:
+    """The check takes the false wakes; two frames find the real speakers whose score peaks briefly."""
+    manifest, _weights = read_tflite(tiny_model.read_bytes(), str(tiny_model))
+    assert manifest["trigger_frames"] == 3
+    alone = CustomWakeDetector(tiny_model)
+    checked = CustomWakeDetector(tiny_model, verify=True)
+    assert (alone.trigger_frames, checked.trigger_frames) == (3, 2)
+    assert alone.threshold == checked.threshold  # the check changes how long, not how high
+
+
 def test_verify_is_on_unless_the_config_turns_it_off(tiny_model: Path, tmp_path: Path) -> None:
     from edge.config import load_config
 

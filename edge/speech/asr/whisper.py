@@ -289,23 +289,46 @@ class WhisperRecognizer:
         self.reset()
         return text
 
-    def transcribe(self, pcm: bytes, previous: Sequence[int] = (), *, no_speech_gate: bool = True) -> str:
-        """Recognize 16 kHz 16-bit mono PCM; '' when Whisper hears no speech.
-
-        ``previous`` is token ids of text Whisper takes as said just before, which steers its spelling (the
-        wake verifier passes the wake phrase so a name comes out spelled as the user spelled it). Without
-        ``no_speech_gate`` the words are returned whatever Whisper's no-speech probability.
-        """
-        began = self.clock()
+    def encode(self, pcm: bytes) -> Any:
+        """The encoder's output for 16 kHz 16-bit mono PCM, to decode or score more than once."""
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
         window = max(len(samples) + PAD_MS * SAMPLE_RATE_HZ // 1000, MIN_WINDOW_MS * SAMPLE_RATE_HZ // 1000)
         features = log_mel(np.pad(samples, (0, window - len(samples))))
+        return self.model.encode(self._ctranslate2.StorageView.from_array(features[None]))
+
+    def text_logprob(self, encoded: Any, tokens: Sequence[int]) -> float:
+        """Mean log-probability of ``tokens`` as the whole text said in ``encoded`` audio (no prompt).
+
+        Forced decoding: how likely Whisper finds exactly this text, whatever it would have written itself.
+        """
+        if not tokens:
+            return float("-inf")
+        frames = int(encoded.shape[1]) * 2  # the encoder halves the mel frames
+        result = self.model.align(encoded, [START_OF_TRANSCRIPT, NO_TIMESTAMPS], [list(tokens)], [frames])[0]
+        return float(np.mean(np.log(np.maximum(result.text_token_probs, 1e-12))))
+
+    def transcribe(
+        self,
+        pcm: bytes,
+        previous: Sequence[int] = (),
+        *,
+        no_speech_gate: bool = True,
+        encoded: Any = None,
+    ) -> str:
+        """Recognize 16 kHz 16-bit mono PCM; '' when Whisper hears no speech.
+
+        ``previous`` is token ids of text Whisper takes as said just before, which steers its spelling.
+        Without ``no_speech_gate`` the words are returned whatever Whisper's no-speech probability.
+        ``encoded`` is this PCM's :meth:`encode` output when the caller already has it.
+        """
+        began = self.clock()
+        samples = len(pcm) // 2
         result = self.model.generate(
-            self._ctranslate2.StorageView.from_array(features[None]),
+            encoded if encoded is not None else self.encode(pcm),
             [[*([START_OF_PREVIOUS, *previous] if previous else []), START_OF_TRANSCRIPT, NO_TIMESTAMPS]],
             beam_size=1,
             # ~6 tokens a second is well above speech rate; the bound stops a loop early.
-            max_length=len(previous) + int(10 + 6 * len(samples) / SAMPLE_RATE_HZ),
+            max_length=len(previous) + int(10 + 6 * samples / SAMPLE_RATE_HZ),
             repetition_penalty=1.1,
             return_no_speech_prob=True,
             return_logits_vocab=True,

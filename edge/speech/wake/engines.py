@@ -229,7 +229,12 @@ class MicroWakeDetector:
         verdict = self.verifier.check(self._recent.samples(), phrase)
         if not verdict.accepted:
             self.refused += 1 if last else 0  # a candidate counts as refused once, after its second hearing
-            log.info("wake: %r candidate refused: Whisper heard %r", phrase, verdict.heard)
+            log.info(
+                "wake: %r candidate refused: Whisper heard %r (phrase log-probability %.1f)",
+                phrase,
+                verdict.heard,
+                verdict.phrase_logprob,
+            )
             return False
         # The audio since the unchecked detector would have woken goes to the command, as it would have:
         # counted in whole chunks of audio time, so the pipeline replays exactly the chunks after that one.
