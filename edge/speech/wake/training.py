@@ -2,8 +2,9 @@
 
 Examples are windows of ``window`` consecutive embeddings (80 ms apart). A positive window ends 0-3 frames
 after the phrase ends; every window of a stream of everyday speech, words said alone, parts of the phrase,
-sound-alikes and noise is a negative. The head is the intent model's MLP (dense+ReLU,
-dense, softmax over [other, wake]) so it is written by the same ``edge.tflite_model`` code.
+sound-alikes and noise is a negative. Every clip lies over a household noise bed (``noise_beds``). The head is
+the intent model's MLP (dense+ReLU, dense, softmax over [other, wake]) so it is written by the same
+``edge.tflite_model`` code; ``heads`` MLPs fitted from different starts are averaged as one wider MLP.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ import numpy as np
 
 from edge.errors import UsageError
 from edge.speech.audio import SAMPLE_RATE_HZ, read_wav
-from edge.speech.wake.augment import equalize, noise_bed, reverberate_room, warp_tract
 from edge.speech.wake.features import HOP_SAMPLES, EmbeddingStream, feature_models_version
 from edge.speech.wake.head import fit_head, merge_heads
 from edge.speech.wake.head_file import EMBEDDING_SIZE, MANIFEST_KIND, ranges_digest
+from edge.speech.wake.noise_beds import noise_bed
 from edge.speech.wake.synthesis import (
     Utterance,
     Voice,
@@ -43,6 +44,7 @@ from edge.tflite_model import MLPWeights, write_tflite
 log = logging.getLogger(__name__)
 
 WARMUP_HOPS = 12  # hops after which an embedding no longer depends on where the audio started
+POSITIVE_OFFSETS = (0, 1, 2, 3)  # frames after the phrase's end whose window is a positive
 FLITE_SHARE = 0.3
 # People say a wake word faster than a synthesizer's reading pace: up to 1.6x its default rate. With the
 # earlier 0.8-1.25x, heads missed every real "hey mycroft" and "okay rhasspy" of ../shared/eval (4 clips);
@@ -72,17 +74,7 @@ class TrainSettings:
         os.cpu_count() or 1, 4
     )  # synthesizer processes at once; the output does not depend on it
     seed: int = 0
-    offsets_before: int = 0  # positive windows also end this many frames before the phrase's last frame
-    offsets_after: int = 3  # ... and up to this many frames after it
-    tract_spread: float = 0.0  # resampling +- this share: vocal tract length, pitch and pace together
-    eq_db: float = 0.0  # random microphone response, +- this many dB per band
-    room: int = 0  # 1: rooms with early reflections and a duller tail instead of decaying noise
-    beds: int = 0  # 1: babble, hum, fan and music-like beds besides coloured noise
-    mine: int = 0  # refit once with the negatives the first fit scores highest, this many copies of each
-    heads: int = (
-        1  # heads fitted from different starts and averaged (one MLP, their hidden units side by side)
-    )
-    mine_passes: int = 0  # ... looked for also in this many other augmentations of the negative clips
+    heads: int = 3  # fitted from different starts and averaged: fewer false wakes on speech than one
 
 
 TINY_SETTINGS = TrainSettings(
@@ -119,30 +111,11 @@ def _phrase_texts(phrase: str, count: int) -> list[str]:
 
 
 def _bed(
-    rng: np.random.Generator,
-    speech: np.ndarray,
-    samples: int,
-    settings: TrainSettings,
-    pool: Sequence[np.ndarray],
+    rng: np.random.Generator, speech: np.ndarray, samples: int, talkers: Sequence[np.ndarray]
 ) -> np.ndarray:
-    """Background noise 5-40 dB below the speech's level."""
+    """A household noise bed 5-40 dB below the speech's level; ``talkers`` make its babble."""
     level = float(np.sqrt(np.mean(speech**2))) if len(speech) else 0.01
-    bed = noise_bed(rng, samples, pool) if settings.beds else noise(rng, samples)
-    return bed * level * 10 ** (-rng.uniform(5, 40) / 20)
-
-
-def _augment(rng: np.random.Generator, clip: np.ndarray, settings: TrainSettings) -> np.ndarray:
-    """Another throat, room, loudness and microphone for one clip."""
-    clip = warp_tract(rng, clip, settings.tract_spread)
-    if settings.room:
-        if len(clip) and rng.random() < 0.5:
-            clip = reverberate_room(rng, clip) * float(rng.uniform(0.5, 1.0)) + clip * float(
-                rng.uniform(0, 0.5)
-            )
-        clip = vary(rng, clip, reverb_share=0.0)
-    else:
-        clip = vary(rng, clip)
-    return equalize(rng, clip, settings.eq_db)
+    return noise_bed(rng, samples, talkers) * level * 10 ** (-rng.uniform(5, 40) / 20)
 
 
 def _int16(audio: np.ndarray) -> np.ndarray:
@@ -169,46 +142,39 @@ def embed_all(jobs: Sequence[tuple[np.ndarray, range | None]], workers: int) -> 
     return results
 
 
-def positive_offsets(settings: TrainSettings) -> range:
-    """Frames after the phrase's last frame (negative: before it) at which a window is a positive."""
-    return range(-settings.offsets_before, settings.offsets_after + 1)
-
-
 def end_windows(
     clips: Sequence[np.ndarray],
     context: Sequence[np.ndarray],
     rng: np.random.Generator,
-    settings: TrainSettings,
+    window: int,
+    workers: int,
 ) -> np.ndarray:
-    """The windows ending at ``positive_offsets`` of each clip's end, each clip over a noise bed.
+    """The windows ending 0-3 frames after each clip ends, each clip over a noise bed.
 
     Only the frames these windows cover are embedded: an embedding depends on the last 775 ms alone.
     """
     jobs: list[tuple[np.ndarray, range | None]] = []
-    window, offsets = settings.window, positive_offsets(settings)
-    lead_samples = (
-        window + 10 + settings.offsets_before
-    ) * HOP_SAMPLES  # audio the first window looks back on
+    lead_samples = (window + 10) * HOP_SAMPLES  # audio the first window's embeddings look back on
     for clip in clips:
         if len(clip) == 0:
             continue
-        clip = _augment(rng, clip, settings)
+        clip = vary(rng, clip)
         pad = int(rng.uniform(0.05, 0.3) * SAMPLE_RATE_HZ)
         before = np.zeros(max(lead_samples - len(clip), 0) + pad, dtype=np.float32)
         room = len(before) - pad
         if context and room > 0 and rng.random() < 0.3:
             tail = context[int(rng.integers(len(context)))][-room:]
             before[room - len(tail) : room] = tail * rng.uniform(0.3, 1.0)
-        after = np.zeros((max(offsets.stop, 0) + 1) * HOP_SAMPLES, dtype=np.float32)
+        after = np.zeros((len(POSITIVE_OFFSETS) + 1) * HOP_SAMPLES, dtype=np.float32)
         audio = np.concatenate([before, clip, after])
-        audio += _bed(rng, clip, len(audio), settings, context)
+        audio += _bed(rng, clip, len(audio), context)
         end_frame = (len(before) + len(clip) - 1) // HOP_SAMPLES
-        first = end_frame - window + 1 + offsets.start
-        jobs.append((_int16(audio), range(first, end_frame + offsets.stop)))
+        first = end_frame - window + 1
+        jobs.append((_int16(audio), range(first, end_frame + max(POSITIVE_OFFSETS) + 1)))
     windows = []
-    for embeddings in embed_all(jobs, settings.workers):
-        for k in range(len(offsets)):
-            windows.append(embeddings[k : k + window].reshape(-1))
+    for embeddings in embed_all(jobs, workers):
+        for offset in POSITIVE_OFFSETS:
+            windows.append(embeddings[offset : offset + window].reshape(-1))
     return np.array(windows, dtype=np.float32)
 
 
@@ -236,18 +202,18 @@ def stream_windows(audio: np.ndarray, window: int, workers: int) -> np.ndarray:
 
 
 def _negative_stream(
-    rng: np.random.Generator, clips: Sequence[np.ndarray], settings: TrainSettings
+    rng: np.random.Generator, clips: Sequence[np.ndarray], noise_seconds: float
 ) -> np.ndarray:
     """Clips with short pauses, each over its own noise bed, then noise alone."""
     parts = []
     for clip in clips:
         if len(clip) == 0:
             continue
-        clip = _augment(rng, clip, settings)
+        clip = vary(rng, clip)
         pause = np.zeros(int(rng.uniform(0.2, 1.0) * SAMPLE_RATE_HZ), dtype=np.float32)
         segment = np.concatenate([clip, pause])
-        parts.append(segment + _bed(rng, clip, len(segment), settings, clips))
-    samples = int(settings.noise_seconds * SAMPLE_RATE_HZ)
+        parts.append(segment + _bed(rng, clip, len(segment), clips))
+    samples = int(noise_seconds * SAMPLE_RATE_HZ)
     parts.append(noise(rng, samples) * 10 ** (rng.uniform(-50, -15) / 20))
     return np.concatenate(parts)
 
@@ -277,7 +243,7 @@ def _synthesize_all(
     return audio[:cut1], audio[cut1:cut2], audio[cut2:]
 
 
-def _fit(x: np.ndarray, y: np.ndarray, settings: TrainSettings) -> MLPWeights:
+def fit_heads(x: np.ndarray, y: np.ndarray, settings: TrainSettings) -> MLPWeights:
     """``settings.heads`` heads fitted from different starts, merged into one MLP that averages them."""
     heads = [
         fit_head(
@@ -295,12 +261,6 @@ def _fit(x: np.ndarray, y: np.ndarray, settings: TrainSettings) -> MLPWeights:
     return heads[0] if len(heads) == 1 else merge_heads(heads)
 
 
-def hardest_negatives(head: MLPWeights, negatives: np.ndarray, threshold: float) -> np.ndarray:
-    """The negative windows a first head scores above a fifth of the threshold: where false wakes start."""
-    scores = head.forward(negatives)[:, 1]
-    return negatives[scores > threshold / 5]
-
-
 def train_wake_word(
     phrase: str, settings: TrainSettings = TrainSettings(), recordings: Sequence[np.ndarray] = ()
 ) -> TrainedWake:
@@ -312,26 +272,17 @@ def train_wake_word(
     synthesized = time.monotonic()
     for recording in recordings:
         clips.extend([recording] * settings.recording_copies)
-    positives = end_windows(clips, speech, rng, settings)
+    positives = end_windows(clips, speech, rng, settings.window, settings.workers)
     # Every window of the negative stream is used: words alone followed by a pause, parts of the phrase
     # and sound-alikes (which also teach "not yet finished"), sentences, and noise.
     mixed = [*near, *speech]
     order = rng.permutation(len(mixed))
-    stream = _negative_stream(rng, [mixed[i] for i in order], settings)
+    stream = _negative_stream(rng, [mixed[i] for i in order], settings.noise_seconds)
     negatives = stream_windows(stream, settings.window, settings.workers)
     x = np.concatenate([positives, negatives])
     y = np.concatenate([np.ones(len(positives), dtype=int), np.zeros(len(negatives), dtype=int)])
     embedded = time.monotonic()
-    head = _fit(x, y, settings)
-    if settings.mine:
-        pool = [negatives]
-        for _ in range(settings.mine_passes):
-            again = _negative_stream(rng, [mixed[i] for i in rng.permutation(len(mixed))], settings)
-            pool.append(stream_windows(again, settings.window, settings.workers))
-        hard = hardest_negatives(head, np.concatenate(pool), settings.threshold)
-        x = np.concatenate([x, *[hard] * settings.mine])
-        y = np.concatenate([y, np.zeros(len(hard) * settings.mine, dtype=int)])
-        head = _fit(x, y, settings)
+    head = fit_heads(x, y, settings)
     scores = head.forward(x)[:, 1]
     manifest = {
         "kind": MANIFEST_KIND,
