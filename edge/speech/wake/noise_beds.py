@@ -52,7 +52,7 @@ def _tones(rng: np.random.Generator, samples: int) -> np.ndarray:
 
 
 def _babble(rng: np.random.Generator, samples: int, speech: Sequence[np.ndarray]) -> np.ndarray:
-    """Several talkers at once, far away: the other training sentences overlaid at random offsets."""
+    """Several talkers at once, far away: other training speech overlaid at random offsets."""
     out = np.zeros(samples)
     pool = [s for s in speech if len(s)]
     if not pool:
