@@ -39,8 +39,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         parents=[common],
         help="train a detector for a phrase",
         description="Synthesize the phrase with every installed flite and espeak-ng voice (held-back voices "
-        "excepted), add noise, reverberation and near-miss phrases, and fit a small head on openWakeWord's "
-        "speech embeddings. The same seed gives the same file.",
+        "excepted), add household noise (other talkers, hum, a fan, music), reverberation and near-miss "
+        "phrases, and fit three small heads on openWakeWord's speech embeddings, averaged as one. The same "
+        "seed gives the same file.",
     )
     train.add_argument("phrase", help='the wake phrase, e.g. "hey edge" (letters, spaces, apostrophes)')
     train.add_argument("--recordings", type=Path, metavar="DIR", help="3-10 WAV files of you saying it")
