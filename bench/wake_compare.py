@@ -96,14 +96,12 @@ class CustomHead:
         # Every window scored in one pass; the 2 s skipped after a wake outlasts the head's window, so the
         # window restart the detector's reset() causes changes nothing here.
         scores = detector.scores(list(embeddings))
-        wakes, over, skip_until = [], 0, -1
+        wakes, skip_until = [], -1
         for index, score in enumerate(scores):
             if index < skip_until:
                 continue
-            over = over + 1 if score is not None and score > detector.threshold else 0
-            if over < detector.trigger_frames:
+            if score is None or not detector.candidate(score):
                 continue
-            over = 0
             # Embedding ``index`` has heard the audio up to its hop's end; Whisper gets the detector's tail too.
             end = min((index + 1 + VERIFY_TAIL_HOPS) * HOP_SAMPLES, len(audio))
             started = time.process_time()

@@ -13,7 +13,7 @@ import yaml
 from edge.cli import main
 from edge.errors import EXIT_CONFIG, EXIT_USAGE
 from edge.speech.audio import read_wav
-from edge.speech.wake.custom import CustomWakeDetector
+from edge.speech.wake.custom import REFUSED_PAUSE_FRAMES, CustomWakeDetector
 from edge.speech.wake.engines import wake_from_config
 from edge.speech.wake.evaluation import detects, held_back_positives, pad
 from edge.speech.wake.settings import WakeConfig
@@ -90,6 +90,18 @@ def test_behind_the_check_a_head_wakes_on_two_frames_over_its_threshold(tiny_mod
     checked = CustomWakeDetector(tiny_model, verify=True)
     assert (alone.trigger_frames, checked.trigger_frames) == (3, 2)
     assert alone.threshold == checked.threshold  # the check changes how long, not how high
+
+
+def test_after_whisper_refuses_the_next_candidate_waits(tiny_model: Path) -> None:
+    """Speech that fooled the head holds its score up; each check is a Whisper run, so the next one waits."""
+    checked = CustomWakeDetector(tiny_model, verify=True)
+    assert [checked.candidate(0.99) for _ in range(2)] == [False, True]
+    room = pad(np.zeros(0, dtype=np.int16), np.random.default_rng(0), 1.0)  # two seconds of quiet noise
+    assert not checked.verify(room).accepted
+    later = [checked.candidate(0.99) for _ in range(REFUSED_PAUSE_FRAMES + 2)]
+    assert later.index(True) == REFUSED_PAUSE_FRAMES - 1, later
+    alone = CustomWakeDetector(tiny_model)  # nothing to wait for without a check
+    assert [alone.candidate(0.99) for _ in range(6)] == [False, False, True] * 2
 
 
 def test_verify_is_on_unless_the_config_turns_it_off(tiny_model: Path, tmp_path: Path) -> None:

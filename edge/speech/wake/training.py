@@ -50,6 +50,7 @@ FLITE_SHARE = 0.3
 # earlier 0.8-1.25x, heads missed every real "hey mycroft" and "okay rhasspy" of ../shared/eval (4 clips);
 # with 1.6x they found all four, and "alexa" and "porcupine" kept their score.
 SPEED_RANGE = (0.8, 1.6)
+NOISE_STRETCH_S = 2.0  # noise-only negatives come in stretches this long, each its own colour and level
 
 
 @dataclass(frozen=True)
@@ -213,8 +214,12 @@ def _negative_stream(
         pause = np.zeros(int(rng.uniform(0.2, 1.0) * SAMPLE_RATE_HZ), dtype=np.float32)
         segment = np.concatenate([clip, pause])
         parts.append(segment + _bed(rng, clip, len(segment), clips))
-    samples = int(noise_seconds * SAMPLE_RATE_HZ)
-    parts.append(noise(rng, samples) * 10 ** (rng.uniform(-50, -15) / 20))
+    # Noise alone in 2 s stretches, each its own colour and level, from a quiet room's hiss (-75 dBFS) to a
+    # loud fan: a head that never heard near-silence fired on a quiet room's -60 dBFS ("computer": 7 times
+    # in 2 minutes), each a Whisper check.
+    for _ in range(max(int(noise_seconds / NOISE_STRETCH_S), 1)):
+        stretch = noise(rng, int(NOISE_STRETCH_S * SAMPLE_RATE_HZ))
+        parts.append(stretch * 10 ** (rng.uniform(-75, -15) / 20))
     return np.concatenate(parts)
 
 

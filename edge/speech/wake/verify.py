@@ -12,7 +12,10 @@ Whisper is asked two questions about one encoding of the audio:
    spelled letter by letter would refuse, and gives nothing to speech that merely starts like it.
 2. Only when that says no: what Whisper itself writes, accepted when a run of its words spells the phrase
    within one letter in five. This catches the phrase after other words ("um, alexa").
-No prompt steers either answer: told to expect "Snowboy", Whisper wrote it over a sentence of other speech.
+A trained head's transcript is not steered: told to expect "Snowboy" (the phrase as the text said just
+before), Whisper wrote it over a sentence of other speech, and a head asks hundreds of times an hour on
+speech. Micro's few candidates, from a model trained on real speech, are steered (``steer``): Whisper then
+spells an accented or noisy "alexa" as the phrase rather than "I'm back, sir".
 """
 
 from __future__ import annotations
@@ -38,10 +41,9 @@ VERIFY_SECONDS = (
     2.2  # audio handed to Whisper: the head's 1.3 s window, the phrase's start and the trigger lag
 )
 # Mean natural-log probability per token of the phrase as the whole text, at which Whisper's answer is yes.
-# The rule: 2 above the highest candidate on other real speech, as the first stage's candidates go there.
-# A trained head asks about 200 times an hour on speech; on the dev set the highest of those scored -7.5
-# ("what" for "snowboy"), so -5.5 (every real "snowboy" and "smart mirror" had a candidate at -4.0 or above).
-# The owner of a more selective first stage may pass its own level (micro: ``engines.CHECKED_LOGPROB_MIN``).
+# 2 above the highest candidate on other real speech: trained heads ask about 200 times an hour on speech,
+# and on the dev set the highest of those scored -7.5 ("what" for "snowboy"; micro's topped at -9.4).
+# Every real "snowboy" and "smart mirror" clip had a candidate at -4.0 or above.
 PHRASE_LOGPROB_MIN = -5.5
 LETTERS_PER_EDIT = 5  # one wrong, missing or extra letter allowed per five letters of the phrase
 _WORD = re.compile(r"[a-z']+")
@@ -132,7 +134,8 @@ class PhraseVerifier:
         self,
         phrase: str | Sequence[str],
         model_dir: Path | None = None,
-        min_logprob: float = PHRASE_LOGPROB_MIN,
+        *,
+        steer: bool = False,
     ) -> None:
         from edge.speech.asr.settings import find_whisper_model
 
@@ -144,13 +147,14 @@ class PhraseVerifier:
             )
         phrases = (phrase,) if isinstance(phrase, str) else tuple(phrase)
         self.phrase = phrases[0]
-        self.min_logprob = min_logprob
         self.model_dir = found
         self._recognizer: WhisperRecognizer | None = None  # loaded at the first check, or borrowed
         vocabulary = (found / "vocabulary.txt").read_text(encoding="utf-8").split("\n")
         # What is scored: the phrase as the whole text, capitalised as Whisper writes a name said alone,
         # without a full stop (a command that follows at once would make it unlikely).
         self._texts = {p: text_tokens(vocabulary, " " + p.title()) for p in phrases}
+        # With ``steer``, the phrase as the text said just before, with a full stop as after a name said alone.
+        self._previous = {p: text_tokens(vocabulary, " " + p.title() + ".") if steer else [] for p in phrases}
         self.last_check_ms = 0.0
 
     def share_model_of(self, recognizer: WhisperRecognizer) -> bool:
@@ -182,11 +186,11 @@ class PhraseVerifier:
         pcm = samples.astype("<i2").tobytes()
         encoded = whisper.encode(pcm)
         score = whisper.text_logprob(encoded, self._texts[phrase])
-        if score >= self.min_logprob:
+        if score >= PHRASE_LOGPROB_MIN:
             verdict = Verdict(True, "", score)
         else:
             # No no-speech gate: it is tuned for commands, and refused a real "alexa" a pause before one.
-            heard = whisper.transcribe(pcm, no_speech_gate=False, encoded=encoded)
+            heard = whisper.transcribe(pcm, self._previous[phrase], no_speech_gate=False, encoded=encoded)
             verdict = Verdict(spells_phrase(heard, phrase), heard, score)
         self.last_check_ms = (time.perf_counter() - began) * 1000
         return verdict
