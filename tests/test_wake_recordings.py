@@ -17,7 +17,7 @@ import pytest
 from edge.speech.audio import SAMPLE_RATE_HZ, read_wav
 from edge.speech.wake.features import HOP_SAMPLES
 from edge.speech.wake.head_file import EMBEDDING_SIZE
-from edge.speech.wake.recordings import channel_noise, frame_levels_db, positive_clips, split_recording
+from edge.speech.wake.recordings import channel_negatives, frame_levels_db, positive_clips, split_recording
 from edge.speech.wake.synthesis import Utterance, Voice, synthesize, trim
 from edge.speech.wake.training import TINY_SETTINGS, load_recordings, recording_windows, train_wake_word
 
@@ -113,13 +113,19 @@ def test_positives_keep_the_phrase_in_its_own_room(speech: np.ndarray) -> None:
         )
 
 
-def test_the_rooms_sound_alone_is_a_negative(speech: np.ndarray) -> None:
+def test_the_room_alone_and_the_phrase_backwards_are_negatives(speech: np.ndarray) -> None:
     rng = np.random.default_rng(4)
     part = split_recording(_recording(speech, rng, level_db=-40.0))
-    stream = channel_noise([part], 3, rng)
-    assert 6 * SAMPLE_RATE_HZ <= len(stream) <= 12 * SAMPLE_RATE_HZ
-    assert float(np.percentile(frame_levels_db(stream), 95)) < -20  # no part of the phrase in it
-    assert _hum_ratio(stream) > 5
+    stream = channel_negatives([part], 3, rng)
+    gap = int(0.3 * SAMPLE_RATE_HZ)
+    room = len(stream) - len(part.speech) - 2 * gap
+    assert 6 * SAMPLE_RATE_HZ <= room <= 12 * SAMPLE_RATE_HZ  # three stretches of 2-4 s, then the phrase
+    assert float(np.percentile(frame_levels_db(stream[:room]), 95)) < -20  # no part of the phrase in them
+    assert _hum_ratio(stream[:room]) > 5
+    backwards = stream[room + gap : room + gap + len(part.speech)]
+    # The phrase reversed, at some gain and maybe under white noise: it matches the reversed phrase, not the phrase.
+    forward, reverse = (float(np.corrcoef(backwards, ref)[0, 1]) for ref in (part.speech, part.speech[::-1]))
+    assert reverse > 0.9 and abs(forward) < 0.2
 
 
 def test_recording_windows_are_the_phrases_end_and_the_room(recording_dir: Path) -> None:
@@ -127,7 +133,7 @@ def test_recording_windows_are_the_phrases_end_and_the_room(recording_dir: Path)
     settings = replace(TINY_SETTINGS, recording_copies=2, recording_noise=1, workers=1)
     positives, negatives = recording_windows(recordings, settings)
     assert positives.shape == (3 * 2 * 4, settings.window * EMBEDDING_SIZE)  # 3 recordings, 2 copies, 4 ends
-    # 2-4 s of room per recording, every window of it
+    # 2-4 s of room and the phrase backwards per recording, every window of them
     assert negatives.shape[1] == settings.window * EMBEDDING_SIZE
     assert len(negatives) >= 3 * 2 * SAMPLE_RATE_HZ / HOP_SAMPLES - 3 * settings.window
     again = recording_windows(recordings, replace(settings, workers=2))

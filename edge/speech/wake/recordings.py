@@ -5,7 +5,7 @@ learns the channel as the phrase and wakes on any sound through it (measured: tr
 synthetic positives gave hundreds of false wakes an hour on other real clips). So the phrase is cut at its
 real bounds (frame energy against the recording's own floor: a peak-relative cut leaves a noisy recording
 whole), positives keep the recording's real sound around the phrase, and the recording's sound without the
-phrase is a negative.
+phrase, and the phrase played backwards in it, are negatives.
 """
 
 from __future__ import annotations
@@ -121,11 +121,16 @@ def positive_clips(
     return out
 
 
-def channel_noise(recordings: Sequence[Recording], copies: int, rng: np.random.Generator) -> np.ndarray:
-    """One float32 stream of ``copies`` stretches of each recording's own sound without the phrase."""
-    parts = []
+def channel_negatives(recordings: Sequence[Recording], copies: int, rng: np.random.Generator) -> np.ndarray:
+    """One float32 stream of negatives in each recording's room: ``copies`` stretches of it alone, then the phrase backwards."""
+    # Backwards, the phrase keeps the user's voice, loudness and spectrum but not its order of sounds: the head
+    # must wake on the phrase, not on this speaker in this room.
+    out = []
+    gap = int(0.3 * SAMPLE_RATE_HZ)
     for recording in recordings:
-        for _ in range(copies):
-            stretch = _bed(recording, rng, int(rng.uniform(*NOISE_SECONDS) * SAMPLE_RATE_HZ))
-            parts.append(_with_white(rng, _gain(rng, stretch), recording.speech))
-    return np.clip(np.concatenate(parts), -1, 1) if parts else np.zeros(0, dtype=np.float32)
+        parts = [
+            _bed(recording, rng, int(rng.uniform(*NOISE_SECONDS) * SAMPLE_RATE_HZ)) for _ in range(copies)
+        ]
+        parts.append(_surround(recording, rng, recording.speech[::-1].copy(), gap, gap))
+        out += [_with_white(rng, _gain(rng, part), recording.speech) for part in parts]
+    return np.clip(np.concatenate(out), -1, 1) if out else np.zeros(0, dtype=np.float32)

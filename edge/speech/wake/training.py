@@ -25,7 +25,7 @@ from edge.speech.audio import SAMPLE_RATE_HZ, read_wav
 from edge.speech.wake.features import HOP_SAMPLES, EmbeddingStream, feature_models_version
 from edge.speech.wake.head import fit_head
 from edge.speech.wake.head_file import EMBEDDING_SIZE, MANIFEST_KIND, ranges_digest
-from edge.speech.wake.recordings import channel_noise, positive_clips, split_recording
+from edge.speech.wake.recordings import channel_negatives, positive_clips, split_recording
 from edge.speech.wake.synthesis import (
     Utterance,
     Voice,
@@ -56,7 +56,7 @@ class TrainSettings:
 
     positives: int = 320  # synthetic positive clips
     recording_copies: int = 12  # copies of each user recording, in its own room, at varied loudness
-    recording_noise: int = 2  # stretches of each recording's sound without the phrase (negatives)
+    recording_noise: int = 2  # negatives: stretches of each recording's room without the phrase
     sentences: int = 60  # everyday sentences (negatives)
     words: int = 260  # short utterances said on their own (negatives)
     near_copies: int = 3  # voices per near-phrase (negatives)
@@ -234,7 +234,7 @@ def load_recordings(directory: Path) -> list[np.ndarray]:
 def recording_windows(
     recordings: Sequence[np.ndarray], settings: TrainSettings
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(positive, negative) windows of the user's recordings: the phrase's end and the room without it.
+    """(positive, negative) windows of the user's recordings: the phrase's end; the room, and the phrase backwards.
 
     A generator of its own, so the synthetic examples are the same with and without recordings.
     """
@@ -250,10 +250,8 @@ def recording_windows(
         e[o : o + window].reshape(-1) for e in embed_all(jobs, settings.workers) for o in POSITIVE_OFFSETS
     ]
     positives = np.array(rows, dtype=np.float32).reshape(-1, window * EMBEDDING_SIZE)
-    noise_windows = stream_windows(
-        channel_noise(split, settings.recording_noise, rng), window, settings.workers
-    )
-    return positives, noise_windows
+    negatives = channel_negatives(split, settings.recording_noise, rng)
+    return positives, stream_windows(negatives, window, settings.workers)
 
 
 def _synthesize_all(
