@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import sys
 import tempfile
@@ -134,15 +135,21 @@ def copied(files: list[str], folder: Path) -> Path:
 def trained(
     phrase: str, seed: int, recordings: list[np.ndarray], folder: Path
 ) -> tuple[Path, dict[str, float]]:
-    """A head written into ``folder``, and the wall and process CPU seconds its training took."""
-    started, cpu = time.monotonic(), time.process_time()
+    """A head written into ``folder``; its training's wall seconds and CPU seconds (this process, synthesizers)."""
+    started, cpu, children = time.monotonic(), time.process_time(), _children_cpu_s()
     model = train_wake_word(phrase, with_seed(TrainSettings(), seed), recordings).model
     path = folder / f"{phrase.replace(' ', '_')}_{seed}_{len(recordings)}.tflite"
     path.write_bytes(model)
     return path, {
         "train_wall_s": round(time.monotonic() - started, 1),
         "train_cpu_s": round(time.process_time() - cpu, 1),
+        "train_synthesizer_cpu_s": round(_children_cpu_s() - children, 1),
     }
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # flite and espeak-ng run as child processes
+    return usage.ru_utime + usage.ru_stime
 
 
 def measure(
@@ -256,7 +263,6 @@ def main(argv: list[str] | None = None) -> int:
         "--trials", type=int, default=2, help="draws (and training seeds) per phrase (default: 2)"
     )
     parser.add_argument("--hours", type=float, default=0.25, help="negative speech stream (default: 0.25)")
-    parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
     if not EVAL.is_dir():
         print(f"skipped: {SKIPPED}", file=sys.stderr)
@@ -266,10 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(
         args.phrase, args.k, args.trials, args.hours, lambda t: print(t, file=sys.stderr, flush=True)
     )
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=1))  # progress goes to stderr: `> FILE` keeps the JSON alone
     return 0
 
 
