@@ -90,6 +90,17 @@ def test_the_phrase_after_other_words_is_found_in_the_transcript(tmp_path: Path)
     assert verdict.accepted and "alexa" in verdict.heard.lower(), verdict
 
 
+def test_the_acceptance_level_is_the_first_stages_to_set(tmp_path: Path) -> None:
+    """Micro passes a lower level than a trained head; above the phrase's score, Whisper's words decide."""
+    wav = tmp_path / "alexa.wav"
+    subprocess.run(["espeak-ng", "-v", "en-gb", "-w", str(wav), "alexa"], check=True)
+    clip = pad(read_wav(wav), np.random.default_rng(0), 0.5)
+    usual = PhraseVerifier("alexa").check(clip)
+    strict = PhraseVerifier("alexa", min_logprob=usual.phrase_logprob + 0.1).check(clip)
+    assert usual.heard == "" and strict.heard != "", (usual, strict)
+    assert strict.phrase_logprob == pytest.approx(usual.phrase_logprob, abs=1e-3)
+
+
 def _speech_and_quiet(seed: int) -> np.ndarray:
     """Loud noise bursts (stand-ins for speech) between quiet stretches of 0.5-4 s."""
     rng = np.random.default_rng(seed)
