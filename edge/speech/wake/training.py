@@ -76,13 +76,7 @@ class TrainSettings:
 
 
 TINY_SETTINGS = TrainSettings(
-    positives=40,
-    recording_copies=2,
-    recording_noise=1,
-    sentences=12,
-    words=30,
-    near_copies=1,
-    noise_seconds=4,
+    positives=40, recording_copies=2, sentences=12, words=30, near_copies=1, noise_seconds=4
 )
 
 
