@@ -5,7 +5,9 @@ learns the channel as the phrase and wakes on other sounds through it (measured:
 trimmed, among the synthetic positives gave 728 false wakes an hour on other real speech, head alone). So the phrase is cut at its
 real bounds (frame energy against the recording's own floor: a peak-relative cut leaves a noisy recording
 whole), positives keep the recording's real sound around the phrase, and the recording's sound without the
-phrase, and the phrase played backwards in it, are negatives.
+phrase, and the phrase played backwards in it, are negatives. Measured with ``python -m bench.wake_recordings``
+(real clips drawn as recordings, the phrase's other clips missed behind Whisper's check, 2 draws): with 5,
+snowboy 3 -> 0 of 794 and smart mirror 12 -> 3 of 728, no false wake either way; with 3, 3 -> 5 and 12 -> 5.
 """
 
 from __future__ import annotations
