@@ -27,6 +27,7 @@ from edge.speech.wake.features import HOP_SAMPLES, EmbeddingStream, feature_mode
 from edge.speech.wake.head import fit_head, merge_heads
 from edge.speech.wake.head_file import EMBEDDING_SIZE, MANIFEST_KIND, ranges_digest
 from edge.speech.wake.noise_beds import noise_bed
+from edge.speech.wake.recordings import channel_negatives, positive_clips, split_recording
 from edge.speech.wake.synthesis import (
     Utterance,
     Voice,
@@ -36,7 +37,6 @@ from edge.speech.wake.synthesis import (
     near_phrases,
     noise,
     synthesize,
-    trim,
     vary,
 )
 from edge.tflite_model import MLPWeights, write_tflite
@@ -58,7 +58,8 @@ class TrainSettings:
     """How much audio to make and how to fit the head; the defaults fit in about a minute."""
 
     positives: int = 320  # synthetic positive clips
-    recording_copies: int = 12  # augmented copies of each user recording
+    recording_copies: int = 12  # copies of each user recording, in its own room, at varied loudness
+    recording_noise: int = 2  # negatives: stretches of each recording's room without the phrase
     sentences: int = 60  # everyday sentences (negatives)
     words: int = 260  # short utterances said on their own (negatives)
     near_copies: int = 3  # voices per near-phrase (negatives)
@@ -227,11 +228,37 @@ def _negative_stream(
 
 
 def load_recordings(directory: Path) -> list[np.ndarray]:
-    """The user's own recordings of the phrase (every .wav in ``directory``), trimmed, as float32."""
+    """The user's own recordings of the phrase (every .wav in ``directory``), whole, as float32.
+
+    Not trimmed: the sound around the phrase is the user's room, which training uses (recordings.py).
+    """
     paths = sorted(directory.glob("*.wav")) if directory.is_dir() else []
     if not paths:
         raise UsageError(f"--recordings {directory}: no .wav files there (record some with `edge record`)")
-    return [trim(read_wav(path).astype(np.float32) / 32768.0) for path in paths]
+    return [read_wav(path).astype(np.float32) / 32768.0 for path in paths]
+
+
+def recording_windows(
+    recordings: Sequence[np.ndarray], settings: TrainSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """(positive, negative) windows of the user's recordings: the phrase's end; the room, and the phrase backwards.
+
+    A generator of its own, so the synthetic examples are the same with and without recordings.
+    """
+    rng = np.random.default_rng([settings.seed, 1])
+    split = [split_recording(audio) for audio in recordings]
+    window = settings.window
+    lead, tail = (window + 10) * HOP_SAMPLES, (len(POSITIVE_OFFSETS) + 1) * HOP_SAMPLES
+    jobs: list[tuple[np.ndarray, range | None]] = []
+    for audio, end in positive_clips(split, settings.recording_copies, rng, lead, tail):
+        end_frame = (end - 1) // HOP_SAMPLES
+        jobs.append((_int16(audio), range(end_frame - window + 1, end_frame + max(POSITIVE_OFFSETS) + 1)))
+    rows = [
+        e[o : o + window].reshape(-1) for e in embed_all(jobs, settings.workers) for o in POSITIVE_OFFSETS
+    ]
+    positives = np.array(rows, dtype=np.float32).reshape(-1, window * EMBEDDING_SIZE)
+    negatives = channel_negatives(split, settings.recording_noise, rng)
+    return positives, stream_windows(negatives, window, settings.workers)
 
 
 def _synthesize_all(
@@ -278,8 +305,6 @@ def train_wake_word(
     voices, _held = installed_voices()
     clips, speech, near = _synthesize_all(phrase, settings, voices, rng)
     synthesized = time.monotonic()
-    for recording in recordings:
-        clips.extend([recording] * settings.recording_copies)
     positives = end_windows(clips, speech, rng, settings.window, settings.workers)
     # Every window of the negative stream is used: words alone followed by a pause, parts of the phrase
     # and sound-alikes (which also teach "not yet finished"), sentences, and noise.
@@ -287,6 +312,9 @@ def train_wake_word(
     order = rng.permutation(len(mixed))
     stream = _negative_stream(rng, [mixed[i] for i in order], settings.noise_seconds)
     negatives = stream_windows(stream, settings.window, settings.workers)
+    if recordings:
+        own = recording_windows(recordings, settings)
+        positives, negatives = np.concatenate([positives, own[0]]), np.concatenate([negatives, own[1]])
     x = np.concatenate([positives, negatives])
     y = np.concatenate([np.ones(len(positives), dtype=int), np.zeros(len(negatives), dtype=int)])
     embedded = time.monotonic()
