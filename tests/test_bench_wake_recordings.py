@@ -57,7 +57,7 @@ def test_the_bench_skips_in_one_line_without_the_eval_clips(tmp_path: Path) -> N
 
 @pytest.mark.skipif(
     shutil.which("flite") is None or shutil.which("espeak-ng") is None,
-    reason="training speaks with flite and espeak-ng",
+    reason="training speaks with Debian's flite and espeak-ng (.ci/run installs them)",
 )
 def test_a_head_over_its_threshold_wakes_and_the_check_takes_the_wakes_back(tmp_path: Path) -> None:
     settings = replace(

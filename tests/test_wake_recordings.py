@@ -143,7 +143,7 @@ def test_recording_windows_are_the_phrases_end_and_the_room(recording_dir: Path)
 
 def test_recordings_leave_the_synthetic_examples_as_they_were(recording_dir: Path) -> None:
     if shutil.which("espeak-ng") is None:
-        pytest.skip("training needs espeak-ng too")
+        pytest.skip("training needs Debian's espeak-ng too (.ci/run installs it)")
     settings = replace(
         TINY_SETTINGS, positives=6, words=4, sentences=3, near_copies=1, noise_seconds=1, epochs=3, workers=1
     )
