@@ -11,7 +11,7 @@ Whisper is asked two questions about one encoding of the audio:
    This hears a real speaker's "sonoboy" or "smart matter" as the phrase they meant, which a transcript
    spelled letter by letter would refuse, and gives nothing to speech that merely starts like it.
 2. Only when that says no: what Whisper itself writes, accepted when a run of its words spells the phrase
-   within one letter in five. This catches the phrase after other words ("um, alexa").
+   within one letter in six. This catches the phrase after other words ("um, alexa").
 A trained head's transcript is not steered: told to expect "Snowboy" (the phrase as the text said just
 before), Whisper wrote it over a sentence of other speech, and a head asks hundreds of times an hour on
 speech. Micro's few candidates, from a model trained on real speech, are steered (``steer``): Whisper then
@@ -45,7 +45,9 @@ VERIFY_SECONDS = (
 # and on the dev set the highest of those scored -7.5 ("what" for "snowboy"; micro's topped at -9.4).
 # Every real "snowboy" and "smart mirror" clip had a candidate at -4.0 or above.
 PHRASE_LOGPROB_MIN = -5.5
-LETTERS_PER_EDIT = 5  # one wrong, missing or extra letter allowed per five letters of the phrase
+# One wrong, missing or extra letter allowed per six letters of the phrase, none in a name of five or fewer:
+# there one letter makes another name (a trained "alexa" woke on "my friend alex said" with one in five).
+LETTERS_PER_EDIT = 6
 _WORD = re.compile(r"[a-z']+")
 GREETINGS = frozenset({"hey", "hi", "hello", "okay", "ok", "yo", "oi"})
 
@@ -70,7 +72,7 @@ def edit_distance(a: str, b: str) -> int:
 
 
 def _spans(words: list[str], target: str, longest: int, first: int = 0) -> bool:
-    allowed = max(1, len(target) // LETTERS_PER_EDIT)
+    allowed = len(target) // LETTERS_PER_EDIT
     for start in range(first, len(words)):
         for end in range(start + 1, min(start + longest, len(words)) + 1):
             if edit_distance(target, letters("".join(words[start:end]))) <= allowed:
