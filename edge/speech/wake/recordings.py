@@ -7,7 +7,7 @@ real bounds (frame energy against the recording's own floor: a peak-relative cut
 whole), positives keep the recording's real sound around the phrase, and the recording's sound without the
 phrase, and the phrase played backwards in it, are negatives. Measured with ``python -m bench.wake_recordings``
 (real clips drawn as recordings, the phrase's other clips missed behind Whisper's check, 2 draws): with 5,
-snowboy 3 -> 0 of 794 and smart mirror 12 -> 3 of 728, no false wake either way; with 3, 3 -> 5 and 12 -> 5.
+snowboy 1 -> 0 of 794 and smart mirror 10 -> 3 of 728, no false wake either way; with 10, 1 -> 1 and 10 -> 9.
 """
 
 from __future__ import annotations

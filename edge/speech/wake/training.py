@@ -158,7 +158,7 @@ def end_windows(
 
     Only the frames these windows cover are embedded: an embedding depends on the last 775 ms alone.
     """
-    jobs: list[tuple[np.ndarray, range | None]] = []
+    placed: list[tuple[np.ndarray, int]] = []
     lead_samples = (window + 10) * HOP_SAMPLES  # audio the first window's embeddings look back on
     for clip in clips:
         if len(clip) == 0:
@@ -173,14 +173,18 @@ def end_windows(
         after = np.zeros((len(POSITIVE_OFFSETS) + 1) * HOP_SAMPLES, dtype=np.float32)
         audio = np.concatenate([before, clip, after])
         audio += _bed(rng, clip, len(audio), context)
-        end_frame = (len(before) + len(clip) - 1) // HOP_SAMPLES
-        first = end_frame - window + 1
-        jobs.append((_int16(audio), range(first, end_frame + max(POSITIVE_OFFSETS) + 1)))
-    windows = []
-    for embeddings in embed_all(jobs, workers):
-        for offset in POSITIVE_OFFSETS:
-            windows.append(embeddings[offset : offset + window].reshape(-1))
-    return np.array(windows, dtype=np.float32)
+        placed.append((audio, len(before) + len(clip)))
+    return phrase_end_windows(placed, window, workers)
+
+
+def phrase_end_windows(placed: Sequence[tuple[np.ndarray, int]], window: int, workers: int) -> np.ndarray:
+    """The windows ending 0-3 frames after the phrase, for (float32 audio, sample where the phrase ends)."""
+    jobs: list[tuple[np.ndarray, range | None]] = []
+    for audio, end in placed:
+        end_frame = (end - 1) // HOP_SAMPLES
+        jobs.append((_int16(audio), range(end_frame - window + 1, end_frame + max(POSITIVE_OFFSETS) + 1)))
+    rows = [e[o : o + window].reshape(-1) for e in embed_all(jobs, workers) for o in POSITIVE_OFFSETS]
+    return np.array(rows, dtype=np.float32).reshape(-1, window * EMBEDDING_SIZE)
 
 
 def stream_windows(audio: np.ndarray, window: int, workers: int) -> np.ndarray:
@@ -249,14 +253,8 @@ def recording_windows(
     split = [split_recording(audio) for audio in recordings]
     window = settings.window
     lead, tail = (window + 10) * HOP_SAMPLES, (len(POSITIVE_OFFSETS) + 1) * HOP_SAMPLES
-    jobs: list[tuple[np.ndarray, range | None]] = []
-    for audio, end in positive_clips(split, settings.recording_copies, rng, lead, tail):
-        end_frame = (end - 1) // HOP_SAMPLES
-        jobs.append((_int16(audio), range(end_frame - window + 1, end_frame + max(POSITIVE_OFFSETS) + 1)))
-    rows = [
-        e[o : o + window].reshape(-1) for e in embed_all(jobs, settings.workers) for o in POSITIVE_OFFSETS
-    ]
-    positives = np.array(rows, dtype=np.float32).reshape(-1, window * EMBEDDING_SIZE)
+    placed = positive_clips(split, settings.recording_copies, rng, lead, tail)
+    positives = phrase_end_windows(placed, window, settings.workers)
     negatives = channel_negatives(split, settings.recording_noise, rng)
     return positives, stream_windows(negatives, window, settings.workers)
 
