@@ -16,6 +16,7 @@ trigger frames. The clips are third-party (see their README); nothing derived fr
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import resource
 import shutil
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from bench.negative_stream import negative_stream
+from bench.wake_compare import REFRACTORY_FRAMES
 from bench.wake_real import EVAL, Clip, dev_clips, poisson_upper
 from edge.runtime.assembly import one_blas_thread
 from edge.speech.audio import SAMPLE_RATE_HZ
@@ -36,9 +38,8 @@ from edge.speech.wake.custom import CHECKED_TRIGGER_FRAMES, VERIFY_TAIL_HOPS, Cu
 from edge.speech.wake.evaluation import wilson
 from edge.speech.wake.features import HOP_SAMPLES, EmbeddingStream
 from edge.speech.wake.training import TrainSettings, load_recordings, train_wake_word, with_seed
-from edge.speech.wake.verify import VERIFY_SECONDS, PhraseVerifier
+from edge.speech.wake.verify import VERIFY_SECONDS, PhraseVerifier, Verdict
 
-REFRACTORY_FRAMES = 25  # 2 s after a wake, as the pipeline's refractory time
 SKIPPED = f"{EVAL} is absent (the real eval clips live outside the repository)"
 
 Embedded = tuple[np.ndarray, list[np.ndarray]]  # the stream's and each clip's embeddings
@@ -53,37 +54,34 @@ def draw(clips: list[Clip], phrase: str, k: int, trial: int) -> list[int]:
     return sorted(own[int(j)] for j in rng.choice(len(own), k, replace=False))
 
 
-class Checked:
-    """Whisper's check for one phrase, each (clip, end sample) asked once for every head measured."""
+class Checked(PhraseVerifier):
+    """Whisper's check for one phrase, each stretch of audio asked once for every head measured."""
 
     def __init__(self, phrase: str) -> None:
-        self.verifier = PhraseVerifier(phrase)
-        self.verdicts: dict[tuple[int, int], bool] = {}
+        super().__init__(phrase)
+        self.verdicts: dict[bytes, Verdict] = {}
         self.cpu_s = 0.0
 
-    def accepts(self, key: int, audio: np.ndarray, end: int) -> bool:
-        """Whether Whisper hears the phrase in the 2.2 s of ``audio`` that end at sample ``end``."""
-        if (key, end) not in self.verdicts:
+    def check(self, samples: np.ndarray, phrase: str | None = None) -> Verdict:
+        """Whisper's verdict on ``samples``, from the cache when this audio was heard before."""
+        key = hashlib.sha1(samples.tobytes()).digest()
+        if key not in self.verdicts:
             started = time.process_time()
-            recent = audio[max(end - int(VERIFY_SECONDS * SAMPLE_RATE_HZ), 0) : end]
-            self.verdicts[key, end] = self.verifier.check(recent).accepted
+            self.verdicts[key] = super().check(samples, phrase)
             self.cpu_s += time.process_time() - started
-        return self.verdicts[key, end]
+        return self.verdicts[key]
 
 
-def wakes(
-    head: CustomWakeDetector, embeddings: np.ndarray, audio: np.ndarray, key: int, check: Checked | None
-) -> int:
-    """Wakes over one embedded clip: ``trigger_frames`` over the threshold, then the check if any, then 2 s off."""
+def wakes(head: CustomWakeDetector, embeddings: np.ndarray, audio: np.ndarray) -> int:
+    """Wakes over one embedded clip, as ``bench.wake_compare.CustomHead`` counts them with the head's verifier."""
+    keep = int(VERIFY_SECONDS * SAMPLE_RATE_HZ)
     head.reset()
-    count, over, skip_until = 0, 0, -1
+    count, skip_until = 0, -1
     for index, score in enumerate(head.scores(list(embeddings))):
-        over = over + 1 if score is not None and score > head.threshold and index >= skip_until else 0
-        if over < head.trigger_frames:
+        if index < skip_until or score is None or not head.candidate(score):
             continue
-        over = 0
         end = min((index + 1 + VERIFY_TAIL_HOPS) * HOP_SAMPLES, len(audio))
-        if check is None or check.accepts(key, audio, end):
+        if head.verify(audio[max(end - keep, 0) : end]).accepted:
             count += 1
             skip_until = index + REFRACTORY_FRAMES
     return count
@@ -91,7 +89,6 @@ def wakes(
 
 def score(
     head: CustomWakeDetector,
-    check: Checked | None,
     embedded: Embedded,
     clips: list[Clip],
     stream: np.ndarray,
@@ -103,14 +100,14 @@ def score(
     for index, (embeddings, clip) in enumerate(zip(clip_embeddings, clips, strict=True)):
         if index in held_out:
             continue
-        count = wakes(head, embeddings, clip.audio, index, check)
+        count = wakes(head, embeddings, clip.audio)
         if clip.phrase == head.phrase:
             own += 1
             missed += count == 0
         else:
             false_wakes += count
             other_samples += len(clip.audio)
-    false_wakes += wakes(head, stream_embeddings, stream, -1, check)
+    false_wakes += wakes(head, stream_embeddings, stream)
     hours = (other_samples + len(stream)) / SAMPLE_RATE_HZ / 3600
     low, high = wilson(missed, own)
     return {
@@ -157,9 +154,12 @@ def measure(
 ) -> dict[str, Any]:
     """The head alone at its trained trigger frames, and behind Whisper's check at the checked ones."""
     head = CustomWakeDetector(path)
-    alone = score(head, None, embedded, clips, stream, held_out)
+    alone = score(head, embedded, clips, stream, held_out)
     head.trigger_frames = min(head.trigger_frames, CHECKED_TRIGGER_FRAMES)
-    return {"head_alone": alone, "with_check": score(head, check, embedded, clips, stream, held_out)}
+    head.verifier = (
+        check  # as CustomWakeDetector(path, verify=True) has, with its verdicts shared by every head
+    )
+    return {"head_alone": alone, "with_check": score(head, embedded, clips, stream, held_out)}
 
 
 def phrase_rows(

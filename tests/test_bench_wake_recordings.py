@@ -75,11 +75,12 @@ def test_a_head_over_its_threshold_wakes_and_the_check_takes_the_wakes_back(tmp_
     pad = np.zeros(SAMPLE_RATE_HZ, dtype=np.float32)
     audio = (np.concatenate([pad, spoken, pad, pad, pad]) * 20000).astype(np.int16)
     embeddings = EmbeddingStream(precision="int8").embed(audio)
-    count = wakes(head, embeddings, audio, 0, None)
+    count = wakes(head, embeddings, audio)
     assert 2 <= count <= len(embeddings) // 25 + 1
     check = Checked(PHRASE)
-    assert wakes(head, embeddings, audio, 0, check) == 0  # Whisper does not hear "smart mirror" in it
+    head.verifier = check
+    assert wakes(head, embeddings, audio) == 0  # Whisper does not hear "smart mirror" in it
     asked, cost = len(check.verdicts), check.cpu_s
     assert asked >= 1
-    assert wakes(head, embeddings, audio, 0, check) == 0
+    assert wakes(head, embeddings, audio) == 0
     assert (len(check.verdicts), check.cpu_s) == (asked, cost)  # each candidate was asked once
